@@ -4,15 +4,35 @@
 // All calls are synchronous and cheap (WAL, synchronous=NORMAL, prepared statements);
 // the daemon groups the writes of one loop iteration in one transaction with
 // Transaction below, so a burst of firings costs one commit.
+//
+// Errors: open() reports an unusable file as a value (nullptr + message). After that, the
+// expected cases are values too (an unknown run id reads as nullopt, updates of an unknown
+// id change nothing). Every other call throws store::Error only for an unexpected SQLite
+// failure: disk full, I/O error, corrupt file, a lock held by another writer for longer than
+// the busy timeout, or a constraint broken by a caller bug (an attempt for a run id that
+// does not exist, the same attempt inserted twice). The destructor never throws.
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace kairos::store {
+
+/// An unexpected SQLite failure; what() carries SQLite's message, code() its result code.
+class Error : public std::runtime_error {
+ public:
+  Error(std::string message, int code) : std::runtime_error(std::move(message)), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
+};
 
 /// Unix milliseconds, UTC (the schema's time unit).
 using Millis = std::int64_t;
@@ -71,7 +91,8 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   /// Start-up recovery: rows still `running` or `queued` (runs and attempts) become
-  /// `interrupted` with finished_at = now and error "daemon stopped unexpectedly".
+  /// `interrupted` with finished_at = now and error
+  /// "kairosd stopped while the run was active" (kInterruptedError).
   /// Returns how many runs changed.
   std::int64_t recover_interrupted(Millis now);
 
@@ -101,18 +122,40 @@ class Store {
 
   // --- batching -----------------------------------------------------------------------
   void begin();   // BEGIN IMMEDIATE (nesting is counted; only the outermost commits)
+  /// Ends one level; the outermost issues COMMIT. If COMMIT fails (disk full, I/O), the
+  /// transaction is rolled back and Error thrown. If an inner level called rollback(), the
+  /// outermost commit rolls everything back and throws Error instead of committing.
   void commit();
+  /// Ends one level and abandons the transaction: the outermost level issues ROLLBACK; an
+  /// inner level marks it so that nothing of it is committed. Never throws.
+  void rollback() noexcept;
+  /// Current nesting depth (0 = no transaction open).
+  int transaction_depth() const;
 
-  /// RAII transaction: commits when the outermost one leaves scope.
+  /// Text recover_interrupted() writes into `error`.
+  static constexpr const char* kInterruptedError = "kairosd stopped while the run was active";
+
+  /// RAII transaction: commits when the outermost one leaves scope normally; when the scope
+  /// is left by an exception it rolls back instead (so a half-done batch is never committed).
+  /// The destructor may throw Error when COMMIT fails (never while unwinding).
   class Transaction {
    public:
-    explicit Transaction(Store& s) : s_(s) { s_.begin(); }
-    ~Transaction() { s_.commit(); }
+    explicit Transaction(Store& s) : s_(s), unwinding_(std::uncaught_exceptions()) {
+      s_.begin();
+    }
+    ~Transaction() noexcept(false) {
+      if (std::uncaught_exceptions() > unwinding_) {
+        s_.rollback();
+      } else {
+        s_.commit();
+      }
+    }
     Transaction(const Transaction&) = delete;
     Transaction& operator=(const Transaction&) = delete;
 
    private:
     Store& s_;
+    int unwinding_;
   };
 
  private:

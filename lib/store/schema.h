@@ -1,0 +1,25 @@
+// The history schema and its migrations (PRAGMA user_version).
+//
+// The schema is public (docs/history.md): a migration may add tables, columns and indexes,
+// never rename or change the meaning of existing ones.
+#pragma once
+
+#include <string>
+
+#include "store/statement.h"
+
+namespace kairos::store::detail {
+
+/// The newest schema version this code knows (the number of migration steps).
+int latest_schema_version();
+
+/// Brings the database to latest_schema_version(), one transaction per step.
+/// Returns false and sets *error when the file was written by a newer kairos (its
+/// user_version is higher than ours): we must not write to a schema we do not understand.
+/// Throws Error on SQLite failures.
+bool migrate(Connection& db, std::string* error);
+
+/// PRAGMA user_version.
+int schema_version(Connection& db);
+
+}  // namespace kairos::store::detail
