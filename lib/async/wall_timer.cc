@@ -1,0 +1,147 @@
+#include "async/wall_timer.h"
+
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+namespace kairos::async {
+
+std::unique_ptr<WallTimer> WallTimer::create(Loop& loop, std::string* error) {
+  int fd = ::timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (fd < 0) {
+    if (error) *error = std::string("timerfd_create: ") + std::strerror(errno);
+    return nullptr;
+  }
+  return std::unique_ptr<WallTimer>(new WallTimer(loop, fd));
+}
+
+WallTimer::WallTimer(Loop& loop, int fd) : loop_(loop), fd_(fd) {
+  uv_poll_init(loop_.uv(), poll_.get(), fd_);
+  poll_.mark_initialized();
+  poll_.get()->data = this;
+  uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* p, int, int) {
+    if (p->data) static_cast<WallTimer*>(p->data)->on_readable();
+  });
+  uv_unref(poll_.base());  // only waiters keep the loop alive (see rearm)
+}
+
+WallTimer::~WallTimer() { close(); }
+
+void WallTimer::close() {
+  if (fd_ < 0) return;
+  // Wake everyone still waiting so no coroutine hangs on a dead timer.
+  while (!queue_.empty()) wake(*queue_.begin(), WakeReason::cancelled);
+  poll_.close();
+  ::close(fd_);
+  fd_ = -1;
+}
+
+WallTimer::TimePoint WallTimer::now() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return TimePoint(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+}
+
+WallTimer::Awaiter::~Awaiter() {
+  if (queued_) w_.erase(this);
+}
+
+bool WallTimer::Awaiter::await_ready() {
+  if (token_.requested()) {
+    reason_ = WakeReason::cancelled;
+    return true;
+  }
+  if (at_ <= WallTimer::now()) {
+    reason_ = WakeReason::reached;
+    return true;
+  }
+  return false;
+}
+
+void WallTimer::Awaiter::await_suspend(std::coroutine_handle<> h) {
+  waiter_ = h;
+  w_.insert(this);
+  cancel_.arm(token_, [this] {
+    if (queued_) w_.wake(this, WakeReason::cancelled);
+  });
+}
+
+void WallTimer::insert(Awaiter* a) {
+  a->seq_ = next_seq_++;
+  a->queued_ = true;
+  queue_.insert(a);
+  if (a->at_ < armed_) rearm();
+}
+
+void WallTimer::erase(Awaiter* a) {
+  queue_.erase(a);
+  a->queued_ = false;
+  // The timerfd may stay armed for an earlier deadline: that costs at most one
+  // spurious wake-up, after which rearm() picks the real earliest.
+  if (queue_.empty()) rearm();
+}
+
+void WallTimer::wake(Awaiter* a, WakeReason r) {
+  // Dequeue first: whichever of expiry, clock change or cancellation gets here first
+  // wins, and the others find queued_ false.
+  erase(a);
+  a->reason_ = r;
+  loop_.schedule(a->waiter_);
+}
+
+void WallTimer::on_readable() {
+  ++wakeups_;
+  std::uint64_t expirations = 0;
+  ssize_t n = ::read(fd_, &expirations, sizeof expirations);
+  if (n < 0 && errno == ECANCELED) {
+    // The wall clock was set: every deadline must be re-planned by its owner.
+    armed_ = TimePoint::max();
+    while (!queue_.empty()) wake(*queue_.begin(), WakeReason::clock_changed);
+    rearm();
+    return;
+  }
+  armed_ = TimePoint::max();
+  auto t = now();
+  while (!queue_.empty() && (*queue_.begin())->at_ <= t) wake(*queue_.begin(), WakeReason::reached);
+  rearm();
+}
+
+void WallTimer::rearm() {
+  if (fd_ < 0) return;
+  if (queue_.empty()) {
+    if (referenced_) {
+      uv_unref(poll_.base());
+      referenced_ = false;
+    }
+    // Stay armed for a far deadline anyway? No: with nothing to wait for, a clock
+    // change needs no re-planning. Disarm.
+    itimerspec off{};
+    ::timerfd_settime(fd_, 0, &off, nullptr);
+    armed_ = TimePoint::max();
+    return;
+  }
+  if (!referenced_) {
+    uv_ref(poll_.base());
+    referenced_ = true;
+  }
+  TimePoint at = (*queue_.begin())->at_;
+  if (at == armed_) return;
+  auto since = at.time_since_epoch();
+  if (since.count() <= 0) since = std::chrono::nanoseconds(1);
+  itimerspec spec{};
+  spec.it_value.tv_sec = static_cast<time_t>(since.count() / 1000000000);
+  spec.it_value.tv_nsec = static_cast<long>(since.count() % 1000000000);
+  if (::timerfd_settime(fd_, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &spec, nullptr) != 0 &&
+      errno == ECANCELED) {
+    // A clock change raced with arming: report it now.
+    armed_ = TimePoint::max();
+    while (!queue_.empty()) wake(*queue_.begin(), WakeReason::clock_changed);
+    return;
+  }
+  armed_ = at;
+}
+
+}  // namespace kairos::async

@@ -1,0 +1,95 @@
+// WallTimer: precise sleeps until wall-clock instants, for schedule deadlines.
+//
+// One timerfd (CLOCK_REALTIME, absolute, TFD_TIMER_CANCEL_ON_SET) watched by the loop
+// serves every waiter: the earliest deadline arms it. This gives nanosecond-resolution
+// wake-ups (libuv timers are millisecond-granular), no wake-ups at all while idle, and
+// a notification when the wall clock is stepped (NTP step, `date -s`, resume from
+// suspend), on which every waiter is woken with clock_changed so it re-plans.
+#pragma once
+
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "async/cancel.h"
+#include "async/handle.h"
+#include "async/loop.h"
+
+namespace kairos::async {
+
+enum class WakeReason { reached, clock_changed, cancelled };
+
+class WallTimer {
+ public:
+  using TimePoint = std::chrono::sys_time<std::chrono::nanoseconds>;
+
+  /// nullptr + *error when the timerfd cannot be created.
+  static std::unique_ptr<WallTimer> create(Loop& loop, std::string* error);
+  ~WallTimer();
+  WallTimer(const WallTimer&) = delete;
+  WallTimer& operator=(const WallTimer&) = delete;
+
+  class Awaiter {
+   public:
+    Awaiter(WallTimer& w, TimePoint at, CancelToken t) : w_(w), at_(at), token_(std::move(t)) {}
+    Awaiter(const Awaiter&) = delete;
+    Awaiter& operator=(const Awaiter&) = delete;
+    ~Awaiter();
+    bool await_ready();
+    void await_suspend(std::coroutine_handle<> h);
+    WakeReason await_resume() {
+      cancel_.reset();
+      return reason_;
+    }
+
+   private:
+    friend class WallTimer;
+    WallTimer& w_;
+    TimePoint at_;
+    CancelToken token_;
+    CancelRegistration cancel_;
+    std::coroutine_handle<> waiter_;
+    std::uint64_t seq_ = 0;
+    bool queued_ = false;
+    WakeReason reason_ = WakeReason::reached;
+  };
+
+  /// co_await sleep_until(t) → reached | clock_changed | cancelled.
+  Awaiter sleep_until(TimePoint at, CancelToken token = {}) {
+    return Awaiter(*this, at, std::move(token));
+  }
+
+  std::size_t waiting() const { return queue_.size(); }
+  /// Current wall time, the same clock the timerfd uses.
+  static TimePoint now();
+  /// Number of timerfd wake-ups so far (for tests of "no polling").
+  std::uint64_t wakeups() const { return wakeups_; }
+  void close();
+
+ private:
+  WallTimer(Loop& loop, int fd);
+  struct Order {
+    bool operator()(const Awaiter* a, const Awaiter* b) const {
+      return a->at_ != b->at_ ? a->at_ < b->at_ : a->seq_ < b->seq_;
+    }
+  };
+  void insert(Awaiter* a);
+  void erase(Awaiter* a);
+  void wake(Awaiter* a, WakeReason r);
+  void on_readable();
+  void rearm();
+
+  Loop& loop_;
+  int fd_;
+  UvHandle<uv_poll_t> poll_;
+  std::set<Awaiter*, Order> queue_;
+  std::uint64_t next_seq_ = 0;
+  std::uint64_t wakeups_ = 0;
+  TimePoint armed_{TimePoint::max()};
+  bool referenced_ = false;
+};
+
+}  // namespace kairos::async

@@ -1,0 +1,70 @@
+#include <stdexcept>
+#include <string>
+
+#include "async/task.h"
+#include "loop_fixture.h"
+
+namespace kairos::async {
+namespace {
+
+using testing::LoopTest;
+class TaskTest : public LoopTest {};
+
+Task<int> answer() { co_return 42; }
+Task<int> add_one(int x) { co_return x + 1; }
+Task<int> chain(int depth) {
+  if (depth == 0) co_return 0;
+  int v = co_await chain(depth - 1);
+  co_return v + 1;
+}
+Task<void> thrower() {
+  throw std::runtime_error("boom");
+  co_return;
+}
+Task<std::string> rethrows() {
+  try {
+    co_await thrower();
+  } catch (const std::runtime_error& e) {
+    co_return std::string("caught ") + e.what();
+  }
+  co_return "not caught";
+}
+
+TEST_F(TaskTest, ReturnsValues) {
+  EXPECT_EQ(run_value(answer()), 42);
+  EXPECT_EQ(run_value(add_one(1)), 2);
+}
+
+TEST_F(TaskTest, IsLazy) {
+  bool started = false;
+  auto t = [](bool* s) -> Task<void> {
+    *s = true;
+    co_return;
+  }(&started);
+  EXPECT_FALSE(started);
+  run(std::move(t));
+  EXPECT_TRUE(started);
+}
+
+TEST_F(TaskTest, ExceptionCrossesCoAwait) { EXPECT_EQ(run_value(rethrows()), "caught boom"); }
+
+TEST_F(TaskTest, DeepSynchronousChainDoesNotOverflowTheStack) {
+  // Symmetric transfer: 100k nested synchronous completions on a normal stack.
+  EXPECT_EQ(run_value(chain(100000)), 100000);
+}
+
+TEST_F(TaskTest, DetachedExceptionGoesToTheErrorHandler) {
+  std::string seen;
+  scope().set_error_handler([&](const std::string& m) { seen = m; });
+  run(thrower());
+  EXPECT_EQ(seen, "boom");
+}
+
+TEST_F(TaskTest, UnstartedTaskIsDestroyedCleanly) {
+  auto t = chain(3);
+  EXPECT_TRUE(t.valid());
+  EXPECT_FALSE(t.done());
+}
+
+}  // namespace
+}  // namespace kairos::async

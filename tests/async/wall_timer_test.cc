@@ -1,0 +1,88 @@
+#include "async/timer.h"
+#include "async/wall_timer.h"
+#include "loop_fixture.h"
+
+namespace kairos::async {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::LoopTest;
+
+class WallTimerTest : public LoopTest {
+ protected:
+  void SetUp() override {
+    LoopTest::SetUp();
+    std::string err;
+    wt_ = WallTimer::create(loop(), &err);
+    ASSERT_TRUE(wt_) << err;
+  }
+  void TearDown() override {
+    wt_->close();
+    LoopTest::TearDown();
+  }
+  std::unique_ptr<WallTimer> wt_;
+};
+
+TEST_F(WallTimerTest, WakesAtTheDeadlineWithSubMillisecondPrecision) {
+  auto target = WallTimer::now() + 30ms;
+  auto late = run_value([](WallTimer* w, WallTimer::TimePoint at) -> Task<double> {
+    auto r = co_await w->sleep_until(at);
+    EXPECT_EQ(r, WakeReason::reached);
+    co_return std::chrono::duration<double, std::milli>(WallTimer::now() - at).count();
+  }(wt_.get(), target));
+  EXPECT_GE(late, 0.0);
+  EXPECT_LT(late, 50.0);  // generous: precision is measured in bench/, not here
+}
+
+TEST_F(WallTimerTest, ManyDeadlinesFireInOrder) {
+  std::vector<int> order;
+  auto base = WallTimer::now() + 20ms;
+  for (int i = 9; i >= 0; --i)
+    scope().spawn([](WallTimer* w, WallTimer::TimePoint at, int id, std::vector<int>* o)
+                      -> Task<void> {
+      co_await w->sleep_until(at);
+      o->push_back(id);
+    }(wt_.get(), base + std::chrono::milliseconds(i * 3), i, &order));
+  run([]() -> Task<void> { co_return; }());
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+}
+
+TEST_F(WallTimerTest, CancelWakesTheWaiter) {
+  CancelSource src;
+  scope().spawn([](CancelSource* s) -> Task<void> {
+    co_await sleep_for(10ms);
+    s->request();
+  }(&src));
+  auto r = run_value([](WallTimer* w, CancelToken t) -> Task<WakeReason> {
+    co_return co_await w->sleep_until(WallTimer::now() + 1h, t);
+  }(wt_.get(), src.token()));
+  EXPECT_EQ(r, WakeReason::cancelled);
+  EXPECT_EQ(wt_->waiting(), 0u);
+}
+
+TEST_F(WallTimerTest, FarFutureDeadlineCausesNoWakeups) {
+  CancelSource src;
+  scope().spawn([](CancelSource* s) -> Task<void> {
+    co_await sleep_for(300ms);
+    s->request();
+  }(&src));
+  run([](WallTimer* w, CancelToken t) -> Task<void> {
+    co_await w->sleep_until(WallTimer::now() + 24h, t);
+  }(wt_.get(), src.token()));
+  EXPECT_EQ(wt_->wakeups(), 0u);
+}
+
+TEST_F(WallTimerTest, TenThousandDueAtOnce) {
+  int fired = 0;
+  auto at = WallTimer::now() + 50ms;
+  for (int i = 0; i < 10000; ++i)
+    scope().spawn([](WallTimer* w, WallTimer::TimePoint at, int* f) -> Task<void> {
+      if (co_await w->sleep_until(at) == WakeReason::reached) ++*f;
+    }(wt_.get(), at, &fired));
+  run([]() -> Task<void> { co_return; }());
+  EXPECT_EQ(fired, 10000);
+  EXPECT_LE(wt_->wakeups(), 2u);
+}
+
+}  // namespace
+}  // namespace kairos::async
