@@ -1,6 +1,7 @@
 // YAML -> Config, with every problem reported as "file:line:column: message".
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,5 +43,7 @@ std::optional<Duration> parse_duration(const std::string& text, std::string* err
 std::optional<std::uint64_t> parse_size(const std::string& text, std::string* error = nullptr);
 /// Inverse of parse_duration, shortest form ("1h30m", "250ms", "0s").
 std::string format_duration(Duration d);
+/// Inverse of parse_size in the largest exact binary unit ("64KiB", "1000", "0").
+std::string format_size(std::uint64_t bytes);
 
 }  // namespace kairos::config
