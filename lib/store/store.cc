@@ -116,11 +116,14 @@ struct Store::Impl {
     first_job = prep("SELECT job FROM runs ORDER BY job LIMIT 1");
     next_job = prep("SELECT job FROM runs WHERE job > ?1 ORDER BY job LIMIT 1");
     nth_newest = prep("SELECT id FROM runs WHERE job = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2");
-    prune_job = prep(std::string("DELETE FROM runs WHERE job = ?1 AND id < ?2 AND status IN ") +
-                     kDoneStatuses);
+    // The subqueries carry the LIMIT (DELETE ... LIMIT needs a compile-time option).
+    prune_job = prep(std::string("DELETE FROM runs WHERE id IN (SELECT id FROM runs ") +
+                     "WHERE job = ?1 AND id < ?2 AND status IN " + kDoneStatuses +
+                     " ORDER BY id LIMIT ?3)");
     // `status IN (...)` lets SQLite range-scan runs_status_time once per status.
-    prune_age = prep(std::string("DELETE FROM runs WHERE status IN ") + kDoneStatuses +
-                     " AND coalesce(scheduled_at, started_at) < ?1");
+    prune_age = prep(std::string("DELETE FROM runs WHERE id IN (SELECT id FROM runs ") +
+                     "WHERE status IN " + kDoneStatuses +
+                     " AND coalesce(scheduled_at, started_at) < ?1 LIMIT ?2)");
   }
 
   Statement& history_statement(unsigned mask) {
@@ -290,17 +293,20 @@ void Store::put_job_state(const JobState& state) {
       .run();
 }
 
-std::int64_t Store::prune(std::int64_t keep_per_job, Millis keep_for_ms, Millis now) {
+std::int64_t Store::prune(std::int64_t keep_per_job, Millis keep_for_ms, Millis now,
+                          std::int64_t max_delete) {
   Transaction tx(*this);
   std::int64_t deleted = 0;
-  if (keep_for_ms > 0) deleted += impl_->prune_age.use().bind(1, now - keep_for_ms).run();
-  if (keep_per_job > 0) {
+  if (keep_for_ms > 0 && max_delete > 0) {
+    deleted += impl_->prune_age.use().bind(1, now - keep_for_ms).bind(2, max_delete).run();
+  }
+  if (keep_per_job > 0 && deleted < max_delete) {
     std::optional<std::string> job;
     {
       auto q = impl_->first_job.use();
       if (q.step()) job = q.bytes(0);
     }
-    while (job) {
+    while (job && deleted < max_delete) {
       std::optional<std::int64_t> oldest_kept;
       {
         auto q = impl_->nth_newest.use();
@@ -308,7 +314,8 @@ std::int64_t Store::prune(std::int64_t keep_per_job, Millis keep_for_ms, Millis 
         if (q.step()) oldest_kept = q.int64(0);
       }
       if (oldest_kept) {
-        deleted += impl_->prune_job.use().bind_text(1, *job).bind(2, *oldest_kept).run();
+        auto q = impl_->prune_job.use();
+        deleted += q.bind_text(1, *job).bind(2, *oldest_kept).bind(3, max_delete - deleted).run();
       }
       auto q = impl_->next_job.use();
       q.bind_text(1, *job);

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -106,9 +107,15 @@ class Store {
   void insert_attempt(const AttemptRow& row);  // at attempt start (status running)
   void finish_attempt(const AttemptRow& row);  // at attempt end (with output)
   void put_job_state(const JobState& state);
-  /// Deletes old rows: keeps at most keep_per_job runs per job and none older than
-  /// now - keep_for_ms (0 = no age limit). Returns rows deleted.
-  std::int64_t prune(std::int64_t keep_per_job, Millis keep_for_ms, Millis now);
+  /// Deletes old rows: keeps at most keep_per_job runs per job (0 = no count limit) and none
+  /// older than now - keep_for_ms (0 = no age limit); a run's age is its scheduled_at, or
+  /// started_at when it has none. Attempts go with their run; queued and running runs are
+  /// never deleted. Deletes at most max_delete runs (oldest first within each job), so a huge
+  /// backlog can be pruned in slices that do not stall the loop: deleting costs about 10 µs
+  /// per run, and a return value equal to max_delete means "call again".
+  /// Returns the number of runs deleted.
+  std::int64_t prune(std::int64_t keep_per_job, Millis keep_for_ms, Millis now,
+                     std::int64_t max_delete = std::numeric_limits<std::int64_t>::max());
 
   // --- reads ------------------------------------------------------------------------
   std::optional<JobState> job_state(const std::string& job);

@@ -524,6 +524,7 @@ TEST_F(StoreTest, RecoverInterruptedEndsActiveRunsAndAttempts) {
 TEST_F(StoreTest, PruneByCountKeepsNewestPerJobAndCascadesAttempts) {
   auto s = open();
   std::vector<std::int64_t> a_ids;
+  const std::string out(1, 'x');
   {
     Store::Transaction tx(*s);
     for (int i = 0; i < 10; ++i) {
@@ -535,7 +536,7 @@ TEST_F(StoreTest, PruneByCountKeepsNewestPerJobAndCascadesAttempts) {
           at.run_id = id;
           at.attempt = k;
           at.status = "succeeded";
-          at.output = "x";
+          at.output = out;
           s->finish_attempt(at);
         }
       }
@@ -587,6 +588,27 @@ TEST_F(StoreTest, PruneByAgeDeletesOldFinishedRunsOnly) {
   s->insert_run(run("a", "succeeded", kT0 + 55'000));
   EXPECT_EQ(s->prune(1, 40'000, kT0 + 60'000), 1);
   EXPECT_FALSE(s->run(fresh));
+}
+
+TEST_F(StoreTest, PruneInSlicesDeletesAtMostMaxDeleteOldestFirst) {
+  auto s = open();
+  {
+    Store::Transaction tx(*s);
+    for (int i = 0; i < 10; ++i) {
+      s->insert_run(run("a", "succeeded", kT0 + i));
+      s->insert_run(run("b", "succeeded", kT0 + i));
+    }
+  }
+  EXPECT_EQ(s->prune(2, 0, kT0, 5), 5);
+  EXPECT_EQ(s->history(of_job("a", 100)).size(), 5U);  // a's 3rd..7th oldest remain
+  EXPECT_EQ(s->run(1), std::nullopt);
+  EXPECT_EQ(s->prune(2, 0, kT0, 5), 5);
+  EXPECT_EQ(s->prune(2, 0, kT0, 5), 5);
+  EXPECT_EQ(s->prune(2, 0, kT0, 5), 1);
+  EXPECT_EQ(s->history({}).size(), 4U);
+  EXPECT_EQ(s->prune(0, 1, kT0 + 100, 3), 3);  // by age, also sliced
+  EXPECT_EQ(s->prune(0, 1, kT0 + 100, 0), 0);
+  EXPECT_EQ(s->history({}).size(), 1U);
 }
 
 // ---- transactions ------------------------------------------------------------------------
