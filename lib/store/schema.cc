@@ -59,7 +59,9 @@ constexpr std::array<const char*, 1> kMigrations = {kV1};
 
 }  // namespace
 
-int latest_schema_version() { return static_cast<int>(kMigrations.size()); }
+int latest_schema_version() {
+  return static_cast<int>(kMigrations.size());
+}
 
 int schema_version(Connection& db) {
   Statement st(db.get(), "PRAGMA user_version");
@@ -91,7 +93,8 @@ bool migrate(Connection& db, std::string* error) {
       db.exec(("PRAGMA user_version = " + std::to_string(v + 1)).c_str());
       db.exec("COMMIT");
     } catch (...) {
-      if (!sqlite3_get_autocommit(db.get())) sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+      if (!sqlite3_get_autocommit(db.get()))
+        sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
       throw;
     }
   }

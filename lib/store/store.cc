@@ -67,8 +67,8 @@ struct Store::Impl {
         R"(INSERT INTO runs(job, "trigger", scheduled_at, started_at, finished_at, status,
              attempts, exit_code, signal, error, missed_count, missed_until)
            VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12))");
-    set_run_status = prep(
-        "UPDATE runs SET status = ?2, started_at = coalesce(?3, started_at) WHERE id = ?1");
+    set_run_status =
+        prep("UPDATE runs SET status = ?2, started_at = coalesce(?3, started_at) WHERE id = ?1");
     finish_run = prep(
         R"(UPDATE runs SET status = ?2, started_at = coalesce(?3, started_at), finished_at = ?4,
              attempts = ?5, exit_code = ?6, signal = ?7, error = ?8 WHERE id = ?1)");
@@ -95,9 +95,9 @@ struct Store::Impl {
     get_attempts = prep(
         R"(SELECT run_id, attempt, started_at, finished_at, status, exit_code, signal, output,
              output_truncated, error FROM attempts WHERE run_id = ?1 ORDER BY attempt)");
-    last_result = prep(runs_select(
-        "WHERE job = ?1 AND status NOT IN ('skipped', 'missed', 'queued', 'running') "
-        "ORDER BY id DESC LIMIT 1"));
+    last_result = prep(
+        runs_select("WHERE job = ?1 AND status NOT IN ('skipped', 'missed', 'queued', 'running') "
+                    "ORDER BY id DESC LIMIT 1"));
     // A missed row's last firing is missed_until, not scheduled_at.
     last_scheduled =
         prep("SELECT max(coalesce(missed_until, scheduled_at)) FROM runs WHERE job = ?1");
@@ -150,9 +150,9 @@ struct Store::Impl {
 
   // Declared first so it is destroyed last: sqlite3_close needs every statement finalized.
   Connection db;
-  Statement insert_run, set_run_status, finish_run, insert_attempt, finish_attempt,
-      put_job_state, get_job_state, get_run, get_attempts, last_result, last_scheduled,
-      recover_attempts, recover_runs, first_job, next_job, nth_newest, prune_job, prune_age;
+  Statement insert_run, set_run_status, finish_run, insert_attempt, finish_attempt, put_job_state,
+      get_job_state, get_run, get_attempts, last_result, last_scheduled, recover_attempts,
+      recover_runs, first_job, next_job, nth_newest, prune_job, prune_age;
   // history() variants by filter mask (job=1, status=2, since=4), prepared on first use.
   std::array<Statement, 8> history;
   int depth = 0;
@@ -167,9 +167,9 @@ std::unique_ptr<Store> Store::open(const std::string& path, std::string* error) 
   sqlite3* raw = nullptr;
   // NOMUTEX: the daemon uses the store from its loop thread only. SQLite opens every file
   // with O_CLOEXEC on Linux, so spawned jobs never inherit the database fds (tested).
-  int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   Connection db(raw);
   if (rc != SQLITE_OK) return fail(raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc));
   try {
@@ -429,6 +429,8 @@ void Store::rollback() noexcept {
   s.rollback_now();
 }
 
-int Store::transaction_depth() const { return impl_->depth; }
+int Store::transaction_depth() const {
+  return impl_->depth;
+}
 
 }  // namespace kairos::store

@@ -45,13 +45,14 @@ struct RunRow {
   std::optional<Millis> scheduled_at;
   std::optional<Millis> started_at;
   std::optional<Millis> finished_at;
-  std::string status;  // queued running succeeded failed timed_out cancelled skipped missed interrupted
+  // queued running succeeded failed timed_out cancelled skipped missed interrupted
+  std::string status;
   std::int64_t attempts = 0;
   std::optional<std::int64_t> exit_code;
   std::optional<std::int64_t> signal;
   std::string error;
-  std::int64_t missed_count = 0;            // status missed: how many firings this row stands for
-  std::optional<Millis> missed_until;       // status missed: the last of them
+  std::int64_t missed_count = 0;       // status missed: how many firings this row stands for
+  std::optional<Millis> missed_until;  // status missed: the last of them
 };
 
 struct AttemptRow {
@@ -128,7 +129,7 @@ class Store {
   std::optional<Millis> last_scheduled(const std::string& job);
 
   // --- batching -----------------------------------------------------------------------
-  void begin();   // BEGIN IMMEDIATE (nesting is counted; only the outermost commits)
+  void begin();  // BEGIN IMMEDIATE (nesting is counted; only the outermost commits)
   /// Ends one level; the outermost issues COMMIT. If COMMIT fails (disk full, I/O), the
   /// transaction is rolled back and Error thrown. If an inner level called rollback(), the
   /// outermost commit rolls everything back and throws Error instead of committing.
@@ -147,9 +148,7 @@ class Store {
   /// The destructor may throw Error when COMMIT fails (never while unwinding).
   class Transaction {
    public:
-    explicit Transaction(Store& s) : s_(s), unwinding_(std::uncaught_exceptions()) {
-      s_.begin();
-    }
+    explicit Transaction(Store& s) : s_(s), unwinding_(std::uncaught_exceptions()) { s_.begin(); }
     ~Transaction() noexcept(false) {
       if (std::uncaught_exceptions() > unwinding_) {
         s_.rollback();

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,9 +32,9 @@ constexpr Millis kT0 = 1'790'000'000'000;  // 2026-09-21, an arbitrary fixed ins
 class Raw {
  public:
   explicit Raw(const std::string& path) {
-    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                              nullptr),
-              SQLITE_OK);
+    EXPECT_EQ(
+        sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr),
+        SQLITE_OK);
   }
   ~Raw() { sqlite3_close(db_); }
   Raw(const Raw&) = delete;
@@ -127,18 +128,16 @@ TEST_F(StoreTest, SchemaColumnsMatchThePublicContract) {
     return raw.rows("SELECT name, type, pk FROM pragma_table_info('" + table + "') ORDER BY cid");
   };
   EXPECT_EQ(cols("runs"),
-            (std::vector<std::string>{"id|INTEGER|1", "job|TEXT|0", "trigger|TEXT|0",
-                                      "scheduled_at|INTEGER|0", "started_at|INTEGER|0",
-                                      "finished_at|INTEGER|0", "status|TEXT|0",
-                                      "attempts|INTEGER|0", "exit_code|INTEGER|0",
-                                      "signal|INTEGER|0", "error|TEXT|0",
-                                      "missed_count|INTEGER|0", "missed_until|INTEGER|0"}));
+            (std::vector<std::string>{
+                "id|INTEGER|1", "job|TEXT|0", "trigger|TEXT|0", "scheduled_at|INTEGER|0",
+                "started_at|INTEGER|0", "finished_at|INTEGER|0", "status|TEXT|0",
+                "attempts|INTEGER|0", "exit_code|INTEGER|0", "signal|INTEGER|0", "error|TEXT|0",
+                "missed_count|INTEGER|0", "missed_until|INTEGER|0"}));
   EXPECT_EQ(cols("attempts"),
-            (std::vector<std::string>{"run_id|INTEGER|1", "attempt|INTEGER|2",
-                                      "started_at|INTEGER|0", "finished_at|INTEGER|0",
-                                      "status|TEXT|0", "exit_code|INTEGER|0", "signal|INTEGER|0",
-                                      "output|BLOB|0", "output_truncated|INTEGER|0",
-                                      "error|TEXT|0"}));
+            (std::vector<std::string>{
+                "run_id|INTEGER|1", "attempt|INTEGER|2", "started_at|INTEGER|0",
+                "finished_at|INTEGER|0", "status|TEXT|0", "exit_code|INTEGER|0", "signal|INTEGER|0",
+                "output|BLOB|0", "output_truncated|INTEGER|0", "error|TEXT|0"}));
   EXPECT_EQ(cols("job_state"),
             (std::vector<std::string>{"job|TEXT|1", "anchor|INTEGER|0", "last_fired|INTEGER|0",
                                       "paused|INTEGER|0"}));
@@ -169,8 +168,9 @@ TEST_F(StoreTest, IndexesServeLatestRunsOfAJobAndRunsByStatusSince) {
   std::string latest = plan("SELECT * FROM runs WHERE job = 'x' ORDER BY id DESC LIMIT 100");
   EXPECT_NE(latest.find("USING INDEX runs_job_id"), std::string::npos) << latest;
   EXPECT_EQ(latest.find("TEMP B-TREE"), std::string::npos) << latest;
-  std::string since = plan("SELECT * FROM runs WHERE status = 'failed' AND "
-                           "coalesce(scheduled_at, started_at) >= 5");
+  std::string since = plan(
+      "SELECT * FROM runs WHERE status = 'failed' AND "
+      "coalesce(scheduled_at, started_at) >= 5");
   EXPECT_NE(since.find("USING INDEX runs_status_time"), std::string::npos) << since;
 }
 
@@ -600,7 +600,7 @@ TEST_F(StoreTest, PruneInSlicesDeletesAtMostMaxDeleteOldestFirst) {
     }
   }
   EXPECT_EQ(s->prune(2, 0, kT0, 5), 5);
-  EXPECT_EQ(s->history(of_job("a", 100)).size(), 5U);  // a's 3rd..7th oldest remain
+  EXPECT_EQ(s->history(of_job("a", 100)).size(), 5U);  // a's 5 oldest went first
   EXPECT_EQ(s->run(1), std::nullopt);
   EXPECT_EQ(s->prune(2, 0, kT0, 5), 5);
   EXPECT_EQ(s->prune(2, 0, kT0, 5), 5);
@@ -648,7 +648,10 @@ TEST_F(StoreTest, TransactionLeftByAnExceptionRollsBack) {
   EXPECT_EQ(s->transaction_depth(), 0);
   EXPECT_TRUE(s->history({}).empty());
   // The store is usable afterwards.
-  { Store::Transaction tx(*s); s->insert_run(run("a", "running", kT0)); }
+  {
+    Store::Transaction tx(*s);
+    s->insert_run(run("a", "running", kT0));
+  }
   EXPECT_EQ(s->history({}).size(), 1U);
 }
 
@@ -668,6 +671,49 @@ TEST_F(StoreTest, AnAbandonedInnerTransactionPreventsTheOuterCommit) {
   EXPECT_TRUE(s->history({}).empty());
   s->insert_run(run("a", "running", kT0));  // autocommit again
   EXPECT_EQ(Raw(path_).one("SELECT count(*) FROM runs"), "1");
+}
+
+// A full disk is simulated with RLIMIT_FSIZE in a child (so the limit cannot touch the test
+// runner's own files): the WAL cannot grow, so COMMIT fails when it writes the frames.
+TEST_F(StoreTest, ACommitThatFailsForAFullDiskRollsBackAndThrows) {
+  { auto s = open(); }
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto s = Store::open(path_, nullptr);
+    if (!s) _exit(10);
+    s->insert_run(run("before", "succeeded", kT0));
+    signal(SIGXFSZ, SIG_IGN);
+    rlimit lim{};
+    getrlimit(RLIMIT_FSIZE, &lim);
+    rlimit tight = lim;
+    tight.rlim_cur = static_cast<rlim_t>(fs::file_size(path_ + "-wal"));
+    if (setrlimit(RLIMIT_FSIZE, &tight) != 0) _exit(11);
+    s->begin();
+    for (int i = 0; i < 20; ++i) s->insert_run(run("lost", "succeeded", kT0));  // in cache
+    bool threw = false;
+    try {
+      s->commit();
+    } catch (const kairos::store::Error&) {
+      threw = true;
+    }
+    setrlimit(RLIMIT_FSIZE, &lim);
+    if (!threw) _exit(12);
+    if (s->transaction_depth() != 0) _exit(13);
+    HistoryFilter f;
+    f.job = "lost";
+    if (!s->history(f).empty()) _exit(14);
+    s->insert_run(run("after", "succeeded", kT0));  // the connection still works
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  Raw raw(path_);
+  EXPECT_EQ(raw.rows("SELECT job FROM runs ORDER BY id"),
+            (std::vector<std::string>{"before", "after"}));
+  EXPECT_EQ(raw.one("PRAGMA integrity_check"), "ok");
 }
 
 TEST_F(StoreTest, ReadersWithSqlite3DoNotBlockWrites) {
@@ -809,9 +855,8 @@ TEST_F(StoreTest, KillNineAtAnArbitraryInstantLosesNoCommittedRun) {
     expect_intact(path_, committed);
   }
   auto s = open();
-  EXPECT_EQ(s->recover_interrupted(kT0 + 1), static_cast<std::int64_t>(
-                                                  s->history(of_job("crash", 100000))
-                                                      .size()));
+  EXPECT_EQ(s->recover_interrupted(kT0 + 1),
+            static_cast<std::int64_t>(s->history(of_job("crash", 100000)).size()));
 }
 
 }  // namespace
