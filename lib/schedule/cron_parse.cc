@@ -214,7 +214,7 @@ bool CronBuilder::parse_number(FieldId id, Token field, std::size_t& pos, int& v
   if (v < lo || v > hi) {
     return fail_field(id, column,
                       std::string(prefix) + std::string(field.text.substr(start, pos - start)) +
-                          " is out of range " + std::string(prefix) + std::to_string(lo) + "-" +
+                          " is out of range " + std::to_string(lo) + "-" +
                           std::to_string(hi));
   }
   value = static_cast<int>(v);

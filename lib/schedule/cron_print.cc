@@ -43,17 +43,23 @@ std::string to_string(const CronSpec& s) {
   std::string fields[6];
   const std::uint64_t time_bits[3] = {s.seconds(), s.minutes(), s.hours()};
   const int time_hi[3] = {59, 59, 23};
-  // A wildcard schedule needs one time field that begins with '*': prefer one that is "*".
-  int star_field = -1;
-  for (int i = 2; i >= 0 && !s.fixed_time(); --i) {
-    const std::uint64_t all = (std::uint64_t{1} << (time_hi[i] + 1)) - 1;
-    if (time_bits[i] == all || (star_field < 0 && (time_bits[i] & 1))) star_field = i;
-  }
+  // A wildcard schedule needs a time field that begins with '*'; any full field can be "*",
+  // else the first that contains its lowest value gets the "*/n" form. A fixed-time schedule
+  // must not print '*' in these fields at all.
+  bool any_full = false;
   for (int i = 0; i < 3; ++i) {
-    if (i == star_field) {
-      fields[i] = star_list(time_bits[i], 0, time_hi[i]);
+    const std::uint64_t all = (std::uint64_t{1} << (time_hi[i] + 1)) - 1;
+    if (!s.fixed_time() && time_bits[i] == all) {
+      fields[i] = "*";
+      any_full = true;
     } else {
       fields[i] = list(time_bits[i], 0, time_hi[i]);
+    }
+  }
+  for (int i = 0; i < 3 && !s.fixed_time() && !any_full; ++i) {
+    if (time_bits[i] & 1) {
+      fields[i] = star_list(time_bits[i], 0, time_hi[i]);
+      break;
     }
   }
   std::string dom = s.dom_star() ? star_list(s.days_of_month(), 1, 31)

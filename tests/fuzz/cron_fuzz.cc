@@ -1,0 +1,36 @@
+// Fuzzes the cron parser and, for expressions it accepts, the evaluator: next_fire must be
+// strictly increasing and never crash, in a zone with DST, one with a 30-minute shift and UTC.
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "schedule/cron.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace kairos::schedule;
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto parsed = parse_cron(text);
+  if (auto* error = std::get_if<CronError>(&parsed)) {
+    if (error->message.empty() || error->column < 1 ||
+        error->column > static_cast<int>(size) + 1) {
+      std::abort();
+    }
+    return 0;
+  }
+  const CronSpec& spec = std::get<CronSpec>(parsed);
+  if (parse_cron(to_string(spec)).index() != 0) std::abort();
+  static const date::time_zone* zones[] = {date::locate_zone("UTC"),
+                                           date::locate_zone("Europe/Berlin"),
+                                           date::locate_zone("Australia/Lord_Howe")};
+  std::chrono::sys_seconds t{std::chrono::seconds{1'774'000'000 + static_cast<long>(size) * 3607}};
+  for (const date::time_zone* tz : zones) {
+    auto at = t;
+    for (int i = 0; i < 4; ++i) {
+      auto next = next_fire(spec, at, *tz);
+      if (!next) break;
+      if (*next <= at) std::abort();
+      at = *next;
+    }
+  }
+  return 0;
+}
