@@ -1,0 +1,38 @@
+#include "daemon/history.h"
+
+#include <spdlog/spdlog.h>
+
+namespace kairos::daemon {
+
+History::History(async::Loop& loop, store::Store& store) : loop_(loop), store_(store) {
+  loop_.on_drained([this] { flush(); });
+}
+
+store::Store& History::write() {
+  if (!open_) {
+    store_.begin();
+    open_ = true;
+    // Make sure a drain (and so the commit) follows even if this write came from a
+    // plain libuv callback rather than a resumed coroutine.
+    loop_.request_drain();
+  }
+  return store_;
+}
+
+void History::flush() {
+  if (open_) {
+    open_ = false;
+    try {
+      store_.commit();
+      ++commits_;
+    } catch (const std::exception& e) {
+      // The store rolled back; the daemon keeps running, and the loss is loud.
+      spdlog::error("history: commit failed, {} waiting writes lost: {}", waiters_.size(),
+                    e.what());
+    }
+  }
+  for (auto c : waiters_) loop_.schedule(c);
+  waiters_.clear();
+}
+
+}  // namespace kairos::daemon

@@ -1,0 +1,37 @@
+// kairosd: the kairos job scheduler daemon. Runs in the foreground, logs to stderr.
+#include <cstdlib>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "daemon/service.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"kairosd - job scheduler daemon (foreground; logs to stderr)"};
+  std::string config = "/etc/kairos/kairos.yaml";
+  std::string state_dir;
+  std::string log_level = "info";
+  app.add_option("-c,--config", config, "configuration file")->capture_default_str();
+  app.add_option("--state-dir", state_dir,
+                 "keep the database and socket in DIR (overrides the defaults, not values set "
+                 "in the file)");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+  app.set_version_flag("--version", "kairosd 0.1.0");
+  app.footer("Example:\n  kairosd --config etc/kairos.yaml --state-dir ./state");
+  CLI11_PARSE(app, argc, argv);
+
+  auto logger = spdlog::stderr_color_mt("kairosd");
+  spdlog::set_default_logger(logger);
+  // Under systemd the journal adds its own timestamp; keep the line short and greppable.
+  spdlog::set_pattern(std::getenv("INVOCATION_ID") ? "%^%l%$ %v" : "%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  kairos::daemon::ServiceOptions o;
+  o.config_path = config;
+  if (!state_dir.empty()) o.state_dir = state_dir;
+  kairos::daemon::Service service(std::move(o));
+  return service.run();
+}

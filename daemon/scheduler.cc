@@ -1,0 +1,444 @@
+#include "daemon/scheduler.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <deque>
+#include <limits>
+#include <random>
+#include <stdexcept>
+
+#include <spdlog/spdlog.h>
+
+namespace kairos::daemon {
+
+using namespace std::chrono;
+
+namespace {
+
+/// A firing later than this behind its instant is treated as missed (catch-up policy),
+/// not fired late: it means the daemon was down, stopped, or the clock jumped.
+constexpr Millis kLateGrace = 1000;
+/// Enumeration bound when counting firings of calendar schedules.
+constexpr std::int64_t kCountCap = 1'000'000;
+
+async::WallTimer::TimePoint to_tp(Millis t) {
+  return async::WallTimer::TimePoint(duration_cast<nanoseconds>(milliseconds(t)));
+}
+
+std::mt19937_64& rng() {
+  static std::mt19937_64 r{std::random_device{}()};
+  return r;
+}
+
+}  // namespace
+
+Identity resolve_identity(const config::JobSpec& spec) {
+  Identity id;
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (spec.user.empty()) {
+    if (::getpwuid_r(::geteuid(), &pw, buf.data(), buf.size(), &found) == 0 && found) {
+      id.user = pw.pw_name;
+      id.home = pw.pw_dir;
+      id.shell = pw.pw_shell;
+    } else {
+      id.user = std::to_string(::geteuid());
+      id.home = "/";
+      id.shell = "/bin/sh";
+    }
+  } else {
+    if (::getpwnam_r(spec.user.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || !found)
+      throw std::runtime_error("user '" + spec.user + "' does not exist");
+    id.uid = pw.pw_uid;
+    id.gid = pw.pw_gid;
+    id.user = pw.pw_name;
+    id.home = pw.pw_dir;
+    id.shell = pw.pw_shell;
+  }
+  if (!spec.group.empty()) {
+    group gr{};
+    group* g = nullptr;
+    std::vector<char> gbuf(16384);
+    if (::getgrnam_r(spec.group.c_str(), &gr, gbuf.data(), gbuf.size(), &g) != 0 || !g)
+      throw std::runtime_error("group '" + spec.group + "' does not exist");
+    id.gid = gr.gr_gid;
+    if (!id.uid) id.uid = ::geteuid();
+  }
+  if (id.shell.empty()) id.shell = "/bin/sh";
+  return id;
+}
+
+Scheduler::Scheduler(async::WallTimer& wall, History& history, Runner& runner,
+                     async::AsyncScope& scope)
+    : wall_(wall), history_(history), runner_(runner), scope_(scope) {
+  idle_.set();
+  runner_.set_on_finished([this](Run& r) { on_run_finished(r); });
+}
+
+std::shared_ptr<Job> Scheduler::make_job(const config::JobSpec& spec, Millis now,
+                                         const std::shared_ptr<Job>& previous) {
+  std::optional<store::JobState> st;
+  if (!previous) st = history_.read().job_state(spec.name);
+  Millis anchor = previous                    ? previous->planner.anchor()
+                  : (st && st->anchor)        ? *st->anchor
+                                              : now;
+  auto job = std::make_shared<Job>(std::make_shared<const config::JobSpec>(spec),
+                                   Planner(spec.schedule, now, anchor), resolve_identity(spec));
+  if (previous) {
+    job->paused = previous->paused;
+    job->cursor = previous->cursor;
+    job->active = previous->active;
+    for (auto& r : job->active) r->job = job;
+  } else {
+    job->paused = st && st->paused;
+    std::optional<Millis> last = st ? st->last_fired : std::nullopt;
+    if (!last) last = history_.read().last_scheduled(spec.name);
+    if (last) {
+      job->cursor = *last;  // firings after it and before now are catch-up candidates
+    } else if (spec.schedule.kind == config::ScheduleKind::at) {
+      // A new one-shot whose instant has passed: that firing was missed.
+      job->cursor = std::numeric_limits<Millis>::min() / 2;
+    } else {
+      job->cursor = now;
+    }
+  }
+  if (spec.schedule.kind == config::ScheduleKind::after) job->cursor = now - 1;
+  save_state(*job);
+  return job;
+}
+
+void Scheduler::save_state(const Job& job) {
+  store::JobState s;
+  s.job = job.name();
+  s.anchor = job.planner.anchor();
+  if (job.cursor > std::numeric_limits<Millis>::min() / 2) s.last_fired = job.cursor;
+  s.paused = job.paused;
+  history_.write().put_job_state(s);
+}
+
+void Scheduler::start(const config::Config& cfg) {
+  Millis now = now_ms();
+  for (const auto& spec : cfg.jobs) {
+    auto job = make_job(spec, now, nullptr);
+    jobs_[spec.name] = job;
+    order_.push_back(job);
+  }
+  for (auto& job : order_) launch(job);
+}
+
+void Scheduler::launch(const std::shared_ptr<Job>& job) {
+  if (!firing_) return;
+  job->loop_done.reset();
+  scope_.spawn(job_loop(job));
+}
+
+Task<void> Scheduler::job_loop(std::shared_ptr<Job> job) {
+  auto stop = job->stop.token();
+  const bool interval = job->spec->schedule.kind == config::ScheduleKind::every;
+  while (!stop.requested() && job->spec->enabled) {
+    Millis now = now_ms();
+    if (interval && job->cursor > now) job->cursor = now;  // the clock went back
+    auto next = job->planner.next_after(job->cursor);
+    if (!next) {
+      job->finished = true;
+      break;
+    }
+    if (*next + kLateGrace < now) {
+      job->cursor = catch_up(job, job->cursor, now);
+      save_state(*job);
+      continue;
+    }
+    Millis due = *next;
+    if (interval && job->spec->schedule.jitter.count() > 0) {
+      due += std::uniform_int_distribution<Millis>(0, job->spec->schedule.jitter.count())(rng());
+    }
+    job->next_fire = due;
+    auto why = co_await wall_.sleep_until(to_tp(due), stop);
+    if (why == async::WakeReason::cancelled) break;
+    if (why == async::WakeReason::clock_changed) {
+      spdlog::info("job={} wall clock changed; re-planning", job->name());
+      continue;
+    }
+    job->cursor = *next;
+    if (!job->paused && firing_) fire(job, due, "schedule");
+    save_state(*job);
+  }
+  job->next_fire.reset();
+  job->loop_done.set();
+}
+
+void Scheduler::fire(const std::shared_ptr<Job>& job, Millis scheduled_at,
+                     const std::string& trigger) {
+  (void)admit(job, scheduled_at, trigger, false, true);
+}
+
+std::variant<std::shared_ptr<Run>, Refusal> Scheduler::admit(const std::shared_ptr<Job>& job,
+                                                             Millis scheduled_at,
+                                                             const std::string& trigger,
+                                                             bool force, bool record_skip) {
+  const auto& spec = *job->spec;
+  auto refuse = [&](std::string why, std::int64_t blocking) -> Refusal {
+    if (record_skip) record_skipped(*job, scheduled_at, trigger, why);
+    return Refusal{std::move(why), blocking};
+  };
+  std::shared_ptr<Run> predecessor;
+  if (!force && !job->active.empty()) {
+    const auto& newest = job->active.back();
+    switch (spec.concurrency) {
+      case config::Overlap::allow:
+        if (static_cast<int>(job->active.size()) >= std::max(1, spec.max_instances))
+          return refuse("max_instances (" + std::to_string(spec.max_instances) +
+                            ") runs already active, newest is run " + std::to_string(newest->id),
+                        newest->id);
+        break;
+      case config::Overlap::forbid:
+        return refuse("run " + std::to_string(newest->id) +
+                          " is still active and the overlap policy is forbid",
+                      newest->id);
+      case config::Overlap::replace:
+        for (auto& r : std::vector<std::shared_ptr<Run>>(job->active)) {
+          r->cancel_reason = "replaced by a newer run (overlap policy replace)";
+          r->cancel.request();
+        }
+        break;
+      case config::Overlap::queue: {
+        for (const auto& r : job->active) {
+          if (r->predecessor)
+            return refuse("coalesced into queued run " + std::to_string(r->id), r->id);
+        }
+        predecessor = newest;
+        break;
+      }
+    }
+  }
+  auto run = begin_run(job, scheduled_at, trigger);
+  run->predecessor = std::move(predecessor);
+  runner_.start(run);
+  return run;
+}
+
+std::shared_ptr<Run> Scheduler::begin_run(const std::shared_ptr<Job>& job, Millis scheduled_at,
+                                          const std::string& trigger) {
+  auto run = std::make_shared<Run>();
+  run->job = job;
+  run->spec = job->spec;
+  run->identity = job->identity;
+  run->trigger = trigger;
+  run->scheduled_at = scheduled_at;
+  store::RunRow row;
+  row.job = job->name();
+  row.trigger = trigger;
+  row.scheduled_at = scheduled_at;
+  row.status = "queued";
+  run->id = history_.write().insert_run(row);
+  runs_[run->id] = run;
+  job->active.push_back(run);
+  idle_.reset();
+  spdlog::info("job={} run={} fired (trigger={})", job->name(), run->id, trigger);
+  return run;
+}
+
+void Scheduler::record_skipped(const Job& job, Millis scheduled_at, const std::string& trigger,
+                               const std::string& why) {
+  store::RunRow row;
+  row.job = job.name();
+  row.trigger = trigger;
+  row.scheduled_at = scheduled_at;
+  row.finished_at = now_ms();
+  row.status = "skipped";
+  row.error = why;
+  auto id = history_.write().insert_run(row);
+  spdlog::info("job={} run={} skipped: {}", job.name(), id, why);
+}
+
+void Scheduler::on_run_finished(Run& run) {
+  auto self = runs_.find(run.id);
+  std::shared_ptr<Run> keep = self != runs_.end() ? self->second : nullptr;
+  if (self != runs_.end()) runs_.erase(self);
+  auto& act = run.job->active;
+  act.erase(std::remove_if(act.begin(), act.end(), [&](const auto& r) { return r.get() == &run; }),
+            act.end());
+  if (runs_.empty()) idle_.set();
+}
+
+Millis Scheduler::catch_up(const std::shared_ptr<Job>& job, Millis from, Millis to) {
+  const auto& spec = *job->spec;
+  Millis first = 0, last = 0;
+  std::int64_t n = job->planner.count_between(from, to, kCountCap, &first, &last);
+  if (n == 0) return to;
+  Millis oldest_ok = spec.catch_up.max_age.count() > 0 ? to - spec.catch_up.max_age.count()
+                                                       : std::numeric_limits<Millis>::min();
+  std::vector<Millis> to_run;
+  if (spec.catch_up.policy == config::CatchUpPolicy::last && last >= oldest_ok) {
+    to_run.push_back(last);
+  } else if (spec.catch_up.policy == config::CatchUpPolicy::all) {
+    // The newest kMaxCatchUpRuns eligible firings, oldest first.
+    Millis lo = std::max(from, oldest_ok - 1);
+    std::deque<Millis> keep;
+    Millis t = lo;
+    if (spec.schedule.kind == config::ScheduleKind::every) {
+      Millis p = spec.schedule.every.count();
+      t = std::max(lo, last - kMaxCatchUpRuns * p);
+    }
+    for (std::int64_t i = 0; i < kCountCap; ++i) {
+      auto next = job->planner.next_after(t);
+      if (!next || *next > to) break;
+      keep.push_back(*next);
+      if (static_cast<std::int64_t>(keep.size()) > kMaxCatchUpRuns) keep.pop_front();
+      t = *next;
+    }
+    to_run.assign(keep.begin(), keep.end());
+  }
+  std::int64_t missed = n - static_cast<std::int64_t>(to_run.size());
+  if (missed > 0) {
+    store::RunRow row;
+    row.job = job->name();
+    row.trigger = "schedule";
+    row.scheduled_at = first;
+    row.finished_at = now_ms();
+    row.status = "missed";
+    row.missed_count = missed;
+    row.missed_until = to_run.empty() ? last : std::max(first, to_run.front() - 1);
+    row.error = std::to_string(missed) + " firing(s) missed while kairosd was not running";
+    auto id = history_.write().insert_run(row);
+    spdlog::warn("job={} run={} {} firing(s) missed between {} and {} (catch_up: {})",
+                 job->name(), id, missed, format_instant(first, nullptr),
+                 format_instant(*row.missed_until, nullptr),
+                 spec.catch_up.policy == config::CatchUpPolicy::none   ? "none"
+                 : spec.catch_up.policy == config::CatchUpPolicy::last ? "last"
+                                                                       : "all");
+  }
+  if (!to_run.empty() && !job->paused) {
+    if (to_run.size() == 1) admit(job, to_run.front(), "catch_up", false, true);
+    else scope_.spawn(catch_up_all(job, std::move(to_run)));
+  }
+  return last;
+}
+
+Task<void> Scheduler::catch_up_all(std::shared_ptr<Job> job, std::vector<Millis> firings) {
+  // One after the other, in order, whatever the overlap policy: they are the past.
+  auto stop = job->stop.token();
+  for (Millis at : firings) {
+    if (stop.requested() || !firing_) break;
+    auto started = admit(job, at, "catch_up", true, false);
+    auto* run = std::get_if<std::shared_ptr<Run>>(&started);
+    if (!run) continue;
+    auto keep = *run;
+    co_await keep->done.wait(stop);
+  }
+}
+
+ReloadDiff Scheduler::apply(const config::Config& cfg) {
+  ReloadDiff d;
+  Millis now = now_ms();
+  std::map<std::string, std::shared_ptr<Job>> next;
+  std::vector<std::shared_ptr<Job>> order;
+  std::vector<std::shared_ptr<Job>> to_launch;
+  for (const auto& spec : cfg.jobs) {
+    auto old = find(spec.name);
+    std::shared_ptr<Job> job;
+    if (!old) {
+      job = make_job(spec, now, nullptr);
+      d.added.push_back(spec.name);
+      to_launch.push_back(job);
+    } else if (*old->spec == spec) {
+      job = old;
+      d.unchanged.push_back(spec.name);
+    } else {
+      old->stop.request();
+      job = make_job(spec, now, old);
+      d.changed.push_back(spec.name);
+      to_launch.push_back(job);
+    }
+    next[spec.name] = job;
+    order.push_back(job);
+  }
+  for (auto& old : order_) {
+    if (next.count(old->name())) continue;
+    d.removed.push_back(old->name());
+    old->removed = true;
+    old->stop.request();
+    if (cfg.daemon.on_remove == config::OnRemove::cancel) {
+      for (auto& r : std::vector<std::shared_ptr<Run>>(old->active)) {
+        r->cancel_reason = "job removed from the configuration";
+        r->cancel.request();
+      }
+    }
+  }
+  jobs_ = std::move(next);
+  order_ = std::move(order);
+  runner_.set_limits(cfg.daemon.max_concurrent_runs, cfg.pools);
+  for (auto& job : to_launch) launch(job);
+  return d;
+}
+
+void Scheduler::stop_firing() {
+  firing_ = false;
+  for (auto& job : order_) job->stop.request();
+}
+
+std::variant<std::shared_ptr<Run>, Refusal> Scheduler::run_now(const std::string& name,
+                                                               bool force) {
+  auto job = find(name);
+  if (!job) return Refusal{"no job named '" + name + "'", 0};
+  return admit(job, now_ms(), "manual", force, false);
+}
+
+bool Scheduler::cancel_run(std::int64_t id, const std::string& reason) {
+  auto run = find_run(id);
+  if (!run || run->phase == RunPhase::finished) return false;
+  if (!run->cancel.requested()) {
+    run->cancel_reason = reason;
+    run->cancel.request();
+    spdlog::info("job={} run={} cancel requested: {}", run->spec->name, id, reason);
+  }
+  return true;
+}
+
+std::vector<std::int64_t> Scheduler::cancel_job(const std::string& name,
+                                                const std::string& reason) {
+  std::vector<std::int64_t> ids;
+  auto job = find(name);
+  if (!job) return ids;
+  for (auto& r : std::vector<std::shared_ptr<Run>>(job->active))
+    if (cancel_run(r->id, reason)) ids.push_back(r->id);
+  return ids;
+}
+
+void Scheduler::cancel_all(const std::string& reason) {
+  std::vector<std::int64_t> ids;
+  for (auto& [id, r] : runs_) ids.push_back(id);
+  for (auto id : ids) cancel_run(id, reason);
+}
+
+std::optional<bool> Scheduler::set_paused(const std::string& name, bool paused) {
+  auto job = find(name);
+  if (!job) return std::nullopt;
+  if (job->paused == paused) return false;
+  job->paused = paused;
+  save_state(*job);
+  spdlog::info("job={} {}", name, paused ? "paused" : "resumed");
+  return true;
+}
+
+std::shared_ptr<Job> Scheduler::find(const std::string& name) const {
+  auto it = jobs_.find(name);
+  return it == jobs_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<Run> Scheduler::find_run(std::int64_t id) const {
+  auto it = runs_.find(id);
+  return it == runs_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<Run>> Scheduler::active() const {
+  std::vector<std::shared_ptr<Run>> out;
+  for (auto& [id, r] : runs_) out.push_back(r);
+  return out;
+}
+
+}  // namespace kairos::daemon
