@@ -11,10 +11,10 @@ namespace {
 using namespace kairos::schedule;
 
 const char* const kExpressions[] = {
-    "*/5 * * * *",     "0 * * * *",       "30 2 * * *",      "0 9 * * MON-FRI", "@daily",
-    "0 0 1 * *",       "15,45 */2 * * *", "0 0 L * *",       "0 12 * * 5L",     "0 8 1W * *",
-    "0 0 * * 1#2",     "*/10 * * * * *",  "0 0 13 * 5",      "0 3 * * 0",       "@hourly",
-    "0 0 29 2 *",      "0 22 * * 1-5",    "0 0 */2 * 1",     "5 4 * * SUN",     "0 0,12 1 */3 *",
+    "*/5 * * * *", "0 * * * *",       "30 2 * * *",  "0 9 * * MON-FRI", "@daily",
+    "0 0 1 * *",   "15,45 */2 * * *", "0 0 L * *",   "0 12 * * 5L",     "0 8 1W * *",
+    "0 0 * * 1#2", "*/10 * * * * *",  "0 0 13 * 5",  "0 3 * * 0",       "@hourly",
+    "0 0 29 2 *",  "0 22 * * 1-5",    "0 0 */2 * 1", "5 4 * * SUN",     "0 0,12 1 */3 *",
 };
 const char* const kZones[] = {"UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata",
                               "Australia/Lord_Howe"};

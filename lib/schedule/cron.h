@@ -3,6 +3,8 @@
 // Pure logic: no I/O, no clock reads; every function is safe to call from any thread.
 #pragma once
 
+#include <date/tz.h>
+
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -10,8 +12,6 @@
 #include <string>
 #include <string_view>
 #include <variant>
-
-#include <date/tz.h>
 
 #include "schedule/rfc3339.h"
 
@@ -108,7 +108,9 @@ std::optional<std::chrono::sys_seconds> next_fire(const CronSpec& spec,
                                                   const date::time_zone& tz);
 
 /// DESIGN.md rule 1: true when no seconds/minute/hour field starts with `*` or `?`.
-inline bool is_fixed_time(const CronSpec& spec) { return spec.fixed_time(); }
+inline bool is_fixed_time(const CronSpec& spec) {
+  return spec.fixed_time();
+}
 
 /// A canonical 6-field rendering ("0 30 2 * * 1-5"); parse_cron(to_string(s)) == s except for
 /// source().

@@ -8,12 +8,12 @@
 namespace kairos::schedule {
 namespace {
 
+using date::local_days;
+using date::local_seconds;
 using std::chrono::days;
 using std::chrono::hours;
 using std::chrono::seconds;
 using std::chrono::sys_seconds;
-using date::local_days;
-using date::local_seconds;
 
 // Searches end before this year; far enough for any schedule, small enough that no date
 // arithmetic can overflow.
@@ -26,7 +26,9 @@ int next_bit(std::uint64_t mask, int from) {
   return mask == 0 ? -1 : std::countr_zero(mask);
 }
 
-bool is_leap(int y) { return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0); }
+bool is_leap(int y) {
+  return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+}
 
 unsigned month_length(int y, unsigned m) {
   static constexpr unsigned kLengths[] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};

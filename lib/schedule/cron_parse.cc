@@ -22,8 +22,8 @@ struct FieldInfo {
 };
 
 constexpr FieldInfo kFields[] = {
-    {"second", 0, 59, 59},      {"minute", 0, 59, 59}, {"hour", 0, 23, 23},
-    {"day-of-month", 1, 31, 31}, {"month", 1, 12, 12}, {"day-of-week", 0, 7, 6},
+    {"second", 0, 59, 59},       {"minute", 0, 59, 59}, {"hour", 0, 23, 23},
+    {"day-of-month", 1, 31, 31}, {"month", 1, 12, 12},  {"day-of-week", 0, 7, 6},
 };
 
 constexpr const char* kMonthNames[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
@@ -47,7 +47,9 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 std::string quote_char(char c) {
   if (std::isprint(static_cast<unsigned char>(c))) return std::string("'") + c + "'";
@@ -95,12 +97,24 @@ class CronBuilder {
 
 void CronBuilder::set_bit(FieldId id, int v) {
   switch (id) {
-    case kSecond: spec_.seconds_ |= std::uint64_t{1} << v; break;
-    case kMinute: spec_.minutes_ |= std::uint64_t{1} << v; break;
-    case kHour: spec_.hours_ |= std::uint32_t{1} << v; break;
-    case kDom: spec_.dom_ |= std::uint32_t{1} << v; break;
-    case kMonth: spec_.months_ |= static_cast<std::uint16_t>(1u << v); break;
-    case kDow: spec_.dow_ |= static_cast<std::uint8_t>(1u << (v % 7)); break;
+    case kSecond:
+      spec_.seconds_ |= std::uint64_t{1} << v;
+      break;
+    case kMinute:
+      spec_.minutes_ |= std::uint64_t{1} << v;
+      break;
+    case kHour:
+      spec_.hours_ |= std::uint32_t{1} << v;
+      break;
+    case kDom:
+      spec_.dom_ |= std::uint32_t{1} << v;
+      break;
+    case kMonth:
+      spec_.months_ |= static_cast<std::uint16_t>(1u << v);
+      break;
+    case kDow:
+      spec_.dow_ |= static_cast<std::uint8_t>(1u << (v % 7));
+      break;
   }
 }
 
@@ -145,9 +159,10 @@ std::variant<CronSpec, CronError> CronBuilder::run(std::string_view expr) {
   }
   if (tokens.size() != 5 && tokens.size() != 6) {
     const int column = tokens.size() > 6 ? tokens[6].column : end_column;
-    fail(column, "expected 5 fields (minute hour day-of-month month day-of-week) or 6 (with "
-                 "leading seconds), got " +
-                     std::to_string(tokens.size()));
+    fail(column,
+         "expected 5 fields (minute hour day-of-month month day-of-week) or 6 (with "
+         "leading seconds), got " +
+             std::to_string(tokens.size()));
     return error_;
   }
   if (!parse_fields(tokens)) return error_;
@@ -214,8 +229,7 @@ bool CronBuilder::parse_number(FieldId id, Token field, std::size_t& pos, int& v
   if (v < lo || v > hi) {
     return fail_field(id, column,
                       std::string(prefix) + std::string(field.text.substr(start, pos - start)) +
-                          " is out of range " + std::to_string(lo) + "-" +
-                          std::to_string(hi));
+                          " is out of range " + std::to_string(lo) + "-" + std::to_string(hi));
   }
   value = static_cast<int>(v);
   return true;
@@ -368,12 +382,11 @@ bool CronBuilder::check_can_fire(Token dom_field) {
   }
   std::string months;
   for (unsigned m = 1; m <= 12; ++m) {
-    if (spec_.months_ & (1u << m)) months += std::string(months.empty() ? "" : ", ") +
-                                             kMonthNames[m - 1];
+    if (spec_.months_ & (1u << m))
+      months += std::string(months.empty() ? "" : ", ") + kMonthNames[m - 1];
   }
   const bool plain_days = spec_.dom_last_ == 0 && !spec_.dom_last_weekday_ &&
-                          spec_.dom_nearest_ == 0 && spec_.dow_ == 0x7f &&
-                          spec_.dow_last_ == 0 &&
+                          spec_.dom_nearest_ == 0 && spec_.dow_ == 0x7f && spec_.dow_last_ == 0 &&
                           std::all_of(spec_.dow_nth_.begin(), spec_.dow_nth_.end(),
                                       [](std::uint8_t n) { return n == 0; });
   if (plain_days) {
@@ -382,9 +395,9 @@ bool CronBuilder::check_can_fire(Token dom_field) {
       if (spec_.dom_ & (1u << d)) days += (days.empty() ? "" : ",") + std::to_string(d);
     }
     const bool one = std::popcount(spec_.dom_) == 1;
-    return fail(dom_field.column, std::string("day-of-month: ") + (one ? "day " : "days ") +
-                                      days + (one ? " never occurs" : " never occur") + " in " +
-                                      months + ", so the expression can never fire");
+    return fail(dom_field.column, std::string("day-of-month: ") + (one ? "day " : "days ") + days +
+                                      (one ? " never occurs" : " never occur") + " in " + months +
+                                      ", so the expression can never fire");
   }
   return fail(dom_field.column,
               "day-of-month: no day of " + months +

@@ -62,8 +62,8 @@ std::string to_string(const CronSpec& s) {
       break;
     }
   }
-  std::string dom = s.dom_star() ? star_list(s.days_of_month(), 1, 31)
-                                 : list(s.days_of_month(), 1, 31);
+  std::string dom =
+      s.dom_star() ? star_list(s.days_of_month(), 1, 31) : list(s.days_of_month(), 1, 31);
   auto add = [](std::string& field, const std::string& item) {
     field += (field.empty() ? "" : ",") + item;
   };
@@ -76,8 +76,7 @@ std::string to_string(const CronSpec& s) {
   }
   fields[3] = dom;
   fields[4] = s.months() == 0x1ffe ? "*" : list(s.months(), 1, 12);
-  std::string dow = s.dow_star() ? star_list(s.days_of_week(), 0, 6)
-                                 : list(s.days_of_week(), 0, 6);
+  std::string dow = s.dow_star() ? star_list(s.days_of_week(), 0, 6) : list(s.days_of_week(), 0, 6);
   for (int w = 0; w < 7; ++w) {
     if (s.dow_last() >> w & 1) add(dow, std::to_string(w) + "L");
     for (int n = 1; n <= 5; ++n) {

@@ -92,8 +92,8 @@ std::optional<sys_seconds> parse_rfc3339(std::string_view text, std::string* err
   if (!ymd.ok()) return fail("no such date");
   // 60 is allowed for a leap second; it reads as the first second of the next minute.
   if (h > 23 || mi > 59 || s > 60) return fail("time of day out of range");
-  const auto local = date::sys_days{ymd} + std::chrono::hours{h} + std::chrono::minutes{mi} +
-                     seconds{s};
+  const auto local =
+      date::sys_days{ymd} + std::chrono::hours{h} + std::chrono::minutes{mi} + seconds{s};
   return sys_seconds{local - seconds{offset}};
 }
 

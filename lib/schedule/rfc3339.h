@@ -1,12 +1,12 @@
 // RFC 3339 timestamps with the zone's numeric offset, as printed by `kairosctl next`.
 #pragma once
 
+#include <date/tz.h>
+
 #include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <date/tz.h>
 
 namespace kairos::schedule {
 

@@ -11,8 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   auto parsed = parse_cron(text);
   if (auto* error = std::get_if<CronError>(&parsed)) {
-    if (error->message.empty() || error->column < 1 ||
-        error->column > static_cast<int>(size) + 1) {
+    if (error->message.empty() || error->column < 1 || error->column > static_cast<int>(size) + 1) {
       std::abort();
     }
     return 0;

@@ -11,7 +11,9 @@ struct SyntaxCase {
   const char* canonical;  // to_string() of the parsed spec
 };
 
-void PrintTo(const SyntaxCase& c, std::ostream* os) { *os << "'" << c.expr << "'"; }
+void PrintTo(const SyntaxCase& c, std::ostream* os) {
+  *os << "'" << c.expr << "'";
+}
 
 class CronSyntax : public testing::TestWithParam<SyntaxCase> {};
 
@@ -44,30 +46,26 @@ INSTANTIATE_TEST_SUITE_P(
         SyntaxCase{"0 0 * * MON-FRI", "0 0 0 * * 1-5"},
         SyntaxCase{"0 0 * * 7", "0 0 0 * * 0"},  // 7 is Sunday
         SyntaxCase{"0 0 * * 5-7", "0 0 0 * * 0,5,6"},
-        SyntaxCase{"0 0 * * FRI-SUN", "0 0 0 * * 0,5,6"},
-        SyntaxCase{"0 0 * * sun", "0 0 0 * * 0"},
+        SyntaxCase{"0 0 * * FRI-SUN", "0 0 0 * * 0,5,6"}, SyntaxCase{"0 0 * * sun", "0 0 0 * * 0"},
         SyntaxCase{"0 0 * * 1/2", "0 0 0 * * 1,3,5"},
         SyntaxCase{"0 0 * * 1-7/2", "0 0 0 * * 0,1,3,5"},
-        SyntaxCase{"0 0 * * */2", "0 0 0 * * */2"},
-        SyntaxCase{"0 0 L * *", "0 0 0 L * *"}, SyntaxCase{"0 0 l-3 * *", "0 0 0 L-3 * *"},
-        SyntaxCase{"0 0 LW * *", "0 0 0 LW * *"}, SyntaxCase{"0 0 15w * *", "0 0 0 15W * *"},
-        SyntaxCase{"0 0 1,L * *", "0 0 0 1,L * *"}, SyntaxCase{"0 0 * * 5L", "0 0 0 * * 5L"},
-        SyntaxCase{"0 0 * * FRIL", "0 0 0 * * 5L"}, SyntaxCase{"0 0 * * 1#2", "0 0 0 * * 1#2"},
+        SyntaxCase{"0 0 * * */2", "0 0 0 * * */2"}, SyntaxCase{"0 0 L * *", "0 0 0 L * *"},
+        SyntaxCase{"0 0 l-3 * *", "0 0 0 L-3 * *"}, SyntaxCase{"0 0 LW * *", "0 0 0 LW * *"},
+        SyntaxCase{"0 0 15w * *", "0 0 0 15W * *"}, SyntaxCase{"0 0 1,L * *", "0 0 0 1,L * *"},
+        SyntaxCase{"0 0 * * 5L", "0 0 0 * * 5L"}, SyntaxCase{"0 0 * * FRIL", "0 0 0 * * 5L"},
+        SyntaxCase{"0 0 * * 1#2", "0 0 0 * * 1#2"},
         SyntaxCase{"0 0 * * MON#2,fri#5", "0 0 0 * * 1#2,5#5"},
-        SyntaxCase{"0 0 ? * MON", "0 0 0 * * 1"},
-        SyntaxCase{"30 15 10 * * *", "30 15 10 * * *"},
+        SyntaxCase{"0 0 ? * MON", "0 0 0 * * 1"}, SyntaxCase{"30 15 10 * * *", "30 15 10 * * *"},
         SyntaxCase{"*/10 * * * * *", "0,10,20,30,40,50 * * * * *"},
-        SyntaxCase{"0 0 */2 * 1", "0 0 0 */2 * 1"},
-        SyntaxCase{"0 0 *,5 * *", "0 0 0 * * *"},
+        SyntaxCase{"0 0 */2 * 1", "0 0 0 */2 * 1"}, SyntaxCase{"0 0 *,5 * *", "0 0 0 * * *"},
         SyntaxCase{"  0\t0  * * *  ", "0 0 0 * * *"},
         SyntaxCase{"59 23 31 12 *", "0 59 23 31 12 *"},
-        SyntaxCase{"0 0 29 2 *", "0 0 0 29 2 *"},     // leap years only, but it fires
-        SyntaxCase{"0 0 30 2 1", "0 0 0 30 2 1"},     // OR rule: Mondays in February
-        SyntaxCase{"00 07 * * *", "0 0 7 * * *"},
-        SyntaxCase{"@yearly", "0 0 0 1 1 *"}, SyntaxCase{"@annually", "0 0 0 1 1 *"},
-        SyntaxCase{"@monthly", "0 0 0 1 * *"}, SyntaxCase{"@weekly", "0 0 0 * * 0"},
-        SyntaxCase{"@daily", "0 0 0 * * *"}, SyntaxCase{"@MIDNIGHT", "0 0 0 * * *"},
-        SyntaxCase{"@hourly", "0 0 * * * *"}));
+        SyntaxCase{"0 0 29 2 *", "0 0 0 29 2 *"},  // leap years only, but it fires
+        SyntaxCase{"0 0 30 2 1", "0 0 0 30 2 1"},  // OR rule: Mondays in February
+        SyntaxCase{"00 07 * * *", "0 0 7 * * *"}, SyntaxCase{"@yearly", "0 0 0 1 1 *"},
+        SyntaxCase{"@annually", "0 0 0 1 1 *"}, SyntaxCase{"@monthly", "0 0 0 1 * *"},
+        SyntaxCase{"@weekly", "0 0 0 * * 0"}, SyntaxCase{"@daily", "0 0 0 * * *"},
+        SyntaxCase{"@MIDNIGHT", "0 0 0 * * *"}, SyntaxCase{"@hourly", "0 0 * * * *"}));
 
 struct FlagCase {
   const char* expr;
@@ -76,7 +74,9 @@ struct FlagCase {
   bool dow_star;
 };
 
-void PrintTo(const FlagCase& c, std::ostream* os) { *os << "'" << c.expr << "'"; }
+void PrintTo(const FlagCase& c, std::ostream* os) {
+  *os << "'" << c.expr << "'";
+}
 
 class CronFlags : public testing::TestWithParam<FlagCase> {};
 
@@ -93,20 +93,15 @@ TEST_P(CronFlags, FollowDesignRules) {
 // DESIGN.md rule 1 and cronie's star rule for the day fields.
 INSTANTIATE_TEST_SUITE_P(
     Table, CronFlags,
-    testing::Values(FlagCase{"30 2 * * *", true, true, true},
-                    FlagCase{"0,30 1-3 * * *", true, true, true},
-                    FlagCase{"0 0-23/2 * * *", true, true, true},
-                    FlagCase{"*/15 * * * *", false, true, true},
-                    FlagCase{"0 * * * *", false, true, true},
-                    FlagCase{"? 3 * * *", false, true, true},
-                    FlagCase{"0 30 2 * * *", true, true, true},
-                    FlagCase{"* 30 2 * * *", false, true, true},
-                    FlagCase{"@hourly", false, true, true}, FlagCase{"@daily", true, true, true},
-                    FlagCase{"@weekly", true, true, false}, FlagCase{"@monthly", true, false, true},
-                    FlagCase{"@yearly", true, false, true},
-                    FlagCase{"0 0 */2 * 1", true, true, false},
-                    FlagCase{"0 0 1-31/2 * 1", true, false, false},
-                    FlagCase{"0 0 ? * ?", true, true, true}));
+    testing::Values(
+        FlagCase{"30 2 * * *", true, true, true}, FlagCase{"0,30 1-3 * * *", true, true, true},
+        FlagCase{"0 0-23/2 * * *", true, true, true}, FlagCase{"*/15 * * * *", false, true, true},
+        FlagCase{"0 * * * *", false, true, true}, FlagCase{"? 3 * * *", false, true, true},
+        FlagCase{"0 30 2 * * *", true, true, true}, FlagCase{"* 30 2 * * *", false, true, true},
+        FlagCase{"@hourly", false, true, true}, FlagCase{"@daily", true, true, true},
+        FlagCase{"@weekly", true, true, false}, FlagCase{"@monthly", true, false, true},
+        FlagCase{"@yearly", true, false, true}, FlagCase{"0 0 */2 * 1", true, true, false},
+        FlagCase{"0 0 1-31/2 * 1", true, false, false}, FlagCase{"0 0 ? * ?", true, true, true}));
 
 struct ErrorCase {
   const char* expr;
@@ -114,7 +109,9 @@ struct ErrorCase {
   int column;
 };
 
-void PrintTo(const ErrorCase& c, std::ostream* os) { *os << "'" << c.expr << "'"; }
+void PrintTo(const ErrorCase& c, std::ostream* os) {
+  *os << "'" << c.expr << "'";
+}
 
 class CronErrors : public testing::TestWithParam<ErrorCase> {};
 
@@ -130,7 +127,8 @@ TEST_P(CronErrors, NameFieldAndColumn) {
 INSTANTIATE_TEST_SUITE_P(
     Table, CronErrors,
     testing::Values(
-        ErrorCase{"", "empty expression: expected 5 or 6 fields or a macro such as @daily at column 1",
+        ErrorCase{"",
+                  "empty expression: expected 5 or 6 fields or a macro such as @daily at column 1",
                   1},
         ErrorCase{"* * * *",
                   "expected 5 fields (minute hour day-of-month month day-of-week) or 6 (with "
@@ -152,8 +150,8 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"0 0 * 13 *", "month: 13 is out of range 1-12 at column 7", 7},
         ErrorCase{"0 0 * 0 *", "month: 0 is out of range 1-12 at column 7", 7},
         ErrorCase{"0 0 * * 1,8", "day-of-week: 8 is out of range 0-7 at column 11", 11},
-        ErrorCase{"0 0 * * 99999999999",
-                  "day-of-week: 99999999999 is out of range 0-7 at column 9", 9},
+        ErrorCase{"0 0 * * 99999999999", "day-of-week: 99999999999 is out of range 0-7 at column 9",
+                  9},
         ErrorCase{"60 * * * * *", "second: 60 is out of range 0-59 at column 1", 1},
         ErrorCase{"*/0 * * * *", "minute: step 0 is out of range 1-60 at column 3", 3},
         ErrorCase{"*/61 * * * *", "minute: step 61 is out of range 1-60 at column 3", 3},
@@ -185,12 +183,10 @@ INSTANTIATE_TEST_SUITE_P(
                   "month: 'L' is only allowed in day-of-month and day-of-week at column 8", 8},
         ErrorCase{"0 0 * * 1W", "day-of-week: 'W' is only allowed in day-of-month at column 10",
                   10},
-        ErrorCase{"0 0 5L * *", "day-of-month: 'L' must stand alone (L, L-n or LW) at column 6",
-                  6},
-        ErrorCase{"0 0 1#2 * *", "day-of-month: '#' is only allowed in day-of-week at column 6",
-                  6},
-        ErrorCase{"0 0 */2-5 * *",
-                  "day-of-month: a range cannot start with '*' or '?' at column 8", 8},
+        ErrorCase{"0 0 5L * *", "day-of-month: 'L' must stand alone (L, L-n or LW) at column 6", 6},
+        ErrorCase{"0 0 1#2 * *", "day-of-month: '#' is only allowed in day-of-week at column 6", 6},
+        ErrorCase{"0 0 */2-5 * *", "day-of-month: a range cannot start with '*' or '?' at column 8",
+                  8},
         ErrorCase{"0 0 1-5 * 1-", "day-of-week: expected a number at column 13", 13},
         ErrorCase{"0 0 1-5 * 1-%", "day-of-week: expected a number, found '%' at column 13", 13},
         ErrorCase{"0 0 1W-3 * *", "day-of-month: unexpected '-' at column 7", 7},

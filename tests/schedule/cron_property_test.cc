@@ -155,8 +155,8 @@ class Generator {
 // The day-of-month/day-of-week decision, restated.
 bool day_matches(const Model& m, date::year_month_day ymd) {
   const int d = static_cast<int>(static_cast<unsigned>(ymd.day()));
-  const int len = static_cast<int>(
-      static_cast<unsigned>(date::year_month_day_last{ymd.year() / ymd.month() / date::last}.day()));
+  const int len = static_cast<int>(static_cast<unsigned>(
+      date::year_month_day_last{ymd.year() / ymd.month() / date::last}.day()));
   auto weekday = [&](int day) {
     return static_cast<int>(
         date::weekday{date::sys_days{ymd.year() / ymd.month() / date::day(day)}}.c_encoding());
@@ -197,8 +197,7 @@ bool matches(const Model& m, date::local_seconds t) {
   return m.sec.count(static_cast<int>(tod.seconds().count())) &&
          m.min.count(static_cast<int>(tod.minutes().count())) &&
          m.hour.count(static_cast<int>(tod.hours().count())) &&
-         m.month.count(static_cast<int>(static_cast<unsigned>(ymd.month()))) &&
-         day_matches(m, ymd);
+         m.month.count(static_cast<int>(static_cast<unsigned>(ymd.month()))) && day_matches(m, ymd);
 }
 
 // Every firing in (begin, end], straight from DESIGN.md's rules.
@@ -264,8 +263,8 @@ TEST_P(CronProperty, AgreesWithBruteForce) {
     const CronSpec& spec = std::get<CronSpec>(parsed);
     ASSERT_EQ(spec.fixed_time(), model.fixed) << expr;
     // Half of the windows start just before a transition of the zone, when it has one.
-    sys_seconds begin = date::sys_days{date::year{2025} / 1 / 1} +
-                        seconds{gen.uniform(0, 3 * 365 * 86400)};
+    sys_seconds begin =
+        date::sys_days{date::year{2025} / 1 / 1} + seconds{gen.uniform(0, 3 * 365 * 86400)};
     if (gen.chance(50)) {
       const date::sys_info info = tz.get_info(begin);
       if (info.end < date::sys_days{date::year{2030} / 1 / 1}) {
@@ -288,25 +287,22 @@ TEST_P(CronProperty, AgreesWithBruteForce) {
     ASSERT_EQ(actual.size(), expected.size())
         << "'" << expr << "' in " << zc.zone << " from " << format_rfc3339(begin, tz);
     for (std::size_t i = 0; i < actual.size(); ++i) {
-      ASSERT_EQ(actual[i], expected[i])
-          << "'" << expr << "' in " << zc.zone << " firing " << i << ": got "
-          << format_rfc3339(actual[i], tz) << ", brute force says "
-          << format_rfc3339(expected[i], tz);
+      ASSERT_EQ(actual[i], expected[i]) << "'" << expr << "' in " << zc.zone << " firing " << i
+                                        << ": got " << format_rfc3339(actual[i], tz)
+                                        << ", brute force says " << format_rfc3339(expected[i], tz);
     }
   }
   EXPECT_GT(checked, 40);
   EXPECT_GT(firings_seen, 100);
 }
 
-INSTANTIATE_TEST_SUITE_P(Zones, CronProperty,
-                         testing::Values(ZoneCase{"UTC", 1}, ZoneCase{"Europe/Berlin", 2},
-                                         ZoneCase{"America/New_York", 3},
-                                         ZoneCase{"Australia/Lord_Howe", 4},
-                                         ZoneCase{"Pacific/Chatham", 5},
-                                         ZoneCase{"Asia/Kolkata", 6},
-                                         ZoneCase{"America/Santiago", 7},
-                                         ZoneCase{"America/Havana", 8},
-                                         ZoneCase{"Asia/Beirut", 9}));
+INSTANTIATE_TEST_SUITE_P(
+    Zones, CronProperty,
+    testing::Values(ZoneCase{"UTC", 1}, ZoneCase{"Europe/Berlin", 2},
+                    ZoneCase{"America/New_York", 3}, ZoneCase{"Australia/Lord_Howe", 4},
+                    ZoneCase{"Pacific/Chatham", 5}, ZoneCase{"Asia/Kolkata", 6},
+                    ZoneCase{"America/Santiago", 7}, ZoneCase{"America/Havana", 8},
+                    ZoneCase{"Asia/Beirut", 9}));
 
 }  // namespace
 }  // namespace kairos::schedule

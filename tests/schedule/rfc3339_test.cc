@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "schedule/rfc3339.h"
+
+#include <gtest/gtest.h>
 
 namespace kairos::schedule {
 namespace {
@@ -12,10 +12,8 @@ TEST(Rfc3339, FormatsWithNumericOffsetNeverZ) {
   const sys_seconds t = date::sys_days{date::year{2026} / 3 / 29} + seconds{3600};
   EXPECT_EQ(format_rfc3339(t, *date::locate_zone("Europe/Berlin")), "2026-03-29T03:00:00+02:00");
   EXPECT_EQ(format_rfc3339(t, *date::locate_zone("UTC")), "2026-03-29T01:00:00+00:00");
-  EXPECT_EQ(format_rfc3339(t, *date::locate_zone("America/St_Johns")),
-            "2026-03-28T22:30:00-02:30");
-  EXPECT_EQ(format_rfc3339(t, *date::locate_zone("Pacific/Chatham")),
-            "2026-03-29T14:45:00+13:45");
+  EXPECT_EQ(format_rfc3339(t, *date::locate_zone("America/St_Johns")), "2026-03-28T22:30:00-02:30");
+  EXPECT_EQ(format_rfc3339(t, *date::locate_zone("Pacific/Chatham")), "2026-03-29T14:45:00+13:45");
 }
 
 TEST(Rfc3339, ParsesOffsetsZuluAndFractions) {
