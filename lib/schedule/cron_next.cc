@@ -153,7 +153,11 @@ std::optional<sys_seconds> next_fire(const CronSpec& spec, sys_seconds after,
                                      const date::time_zone& tz) {
   const sys_seconds max_time{date::sys_days{date::year{kMaxYear} / 1 / 1}};
   const sys_seconds min_time{date::sys_days{date::year{kMinYear} / 1 / 1}};
-  if (after >= max_time) return std::nullopt;
+  // Only parse_cron() makes specs that can fire; a default-constructed one never does.
+  if (after >= max_time || spec.seconds() == 0 || spec.minutes() == 0 || spec.hours() == 0 ||
+      spec.months() == 0) {
+    return std::nullopt;
+  }
   after = std::max(after, min_time - seconds{1});
   // The calendar repeats every 400 years, so a schedule that parsed always fires within that.
   const sys_seconds horizon = std::min(max_time, after + days{146097 + 366});

@@ -251,11 +251,17 @@ bool CronBuilder::parse_value(FieldId id, Token field, std::size_t& pos, int& va
     const int column = field.column + static_cast<int>(start);
     if (id == kMonth) {
       for (int m = 0; m < 12; ++m) {
-        if (iequals(word, kMonthNames[m])) return value = m + 1, true;
+        if (iequals(word, kMonthNames[m])) {
+          value = m + 1;
+          return true;
+        }
       }
     } else if (id == kDow) {
       for (int d = 0; d < 7; ++d) {
-        if (iequals(word, kDayNames[d])) return value = d, true;
+        if (iequals(word, kDayNames[d])) {
+          value = d;
+          return true;
+        }
       }
     } else {
       return fail_field(id, column, "unexpected " + quote_char(field.text[start]));

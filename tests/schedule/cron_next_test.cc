@@ -132,6 +132,10 @@ TEST(CronNext, StartsBeforeYearOne) {
   EXPECT_EQ(*next, date::sys_days{date::year{1} / 1 / 1});
 }
 
+TEST(CronNext, DefaultConstructedSpecNeverFires) {
+  EXPECT_FALSE(next_fire(CronSpec{}, std::chrono::sys_seconds{}, *date::locate_zone("UTC")));
+}
+
 TEST(CronNext, NeverAfterTheSupportedRange) {
   auto spec = std::get<CronSpec>(parse_cron("* * * * *"));
   EXPECT_FALSE(next_fire(spec, std::chrono::sys_seconds::max(), *date::locate_zone("UTC")));
