@@ -277,7 +277,7 @@ Millis Scheduler::catch_up(const std::shared_ptr<Job>& job, Millis from, Millis 
     to_run.push_back(last);
   } else if (spec.catch_up.policy == config::CatchUpPolicy::all) {
     // The newest kMaxCatchUpRuns eligible firings, oldest first.
-    Millis lo = std::max(from, oldest_ok - 1);
+    Millis lo = spec.catch_up.max_age.count() > 0 ? std::max(from, oldest_ok - 1) : from;
     std::deque<Millis> keep;
     Millis t = lo;
     if (spec.schedule.kind == config::ScheduleKind::every) {

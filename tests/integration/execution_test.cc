@@ -1,0 +1,413 @@
+// Issue 4: retries, overlap policies, limits, cancellation, catch-up, no orphans, user.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "harness.h"
+
+namespace kairos::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::int64_t finished(const Daemon& d, const std::string& job) {
+  return d.count("SELECT count(*) FROM runs WHERE job='" + job +
+                 "' AND finished_at IS NOT NULL AND status NOT IN ('skipped','missed')");
+}
+
+TEST(Retry, FailsTwiceThenSucceedsWithBackoffInsideJitterBounds) {
+  Daemon d(R"(jobs:
+  flaky:
+    shell: '[ "$KAIROS_ATTEMPT" -ge 3 ] || exit 1'
+    schedule: {after: 50ms}
+    retry: {attempts: 5, backoff: 200ms, factor: 2, jitter: 0.25}
+)");
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return finished(d, "flaky") == 1; })) << d.log();
+  d.stop();
+  auto run = d.runs().at(0);
+  EXPECT_EQ(run.status, "succeeded");
+  EXPECT_EQ(run.attempts, 3);
+  auto a = d.attempts(run.id);
+  ASSERT_EQ(a.size(), 3u);
+  EXPECT_EQ(a[0].status, "failed");
+  EXPECT_EQ(a[1].status, "failed");
+  EXPECT_EQ(a[2].status, "succeeded");
+  // Delay before attempt 2: 200ms ±25%; before attempt 3: 400ms ±25% (ms clock, +slack).
+  auto gap1 = *a[1].started_at - *a[0].finished_at;
+  auto gap2 = *a[2].started_at - *a[1].finished_at;
+  EXPECT_GE(gap1, 150 - 2);
+  EXPECT_LE(gap1, 250 + 60);
+  EXPECT_GE(gap2, 300 - 2);
+  EXPECT_LE(gap2, 500 + 60);
+}
+
+TEST(Retry, TimeoutRetriesOnlyWhenAsked) {
+  Daemon d(R"(jobs:
+  on-timeout:
+    shell: "sleep 5"
+    schedule: {after: 50ms}
+    timeout: 200ms
+    kill_grace: 100ms
+    retry: {attempts: 2, backoff: 50ms, on: [timeout]}
+  on-failure:
+    shell: "sleep 5"
+    schedule: {after: 50ms}
+    timeout: 200ms
+    kill_grace: 100ms
+    retry: {attempts: 2, backoff: 50ms, on: [failure]}
+)");
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return finished(d, "on-timeout") == 1 && finished(d, "on-failure") == 1; }))
+      << d.log();
+  d.stop();
+  auto t = d.runs("job='on-timeout'").at(0);
+  EXPECT_EQ(t.status, "timed_out");
+  EXPECT_EQ(t.attempts, 2);
+  auto f = d.runs("job='on-failure'").at(0);
+  EXPECT_EQ(f.status, "timed_out");
+  EXPECT_EQ(f.attempts, 1);
+}
+
+std::vector<std::string> statuses(const Daemon& d, const std::string& job) {
+  std::vector<std::string> out;
+  for (const auto& r : d.runs("job='" + job + "'")) out.push_back(r.status);
+  return out;
+}
+
+// A 700 ms job fired every 300 ms: firings at 300, 600, 900, 1200, ... ms.
+std::string overlap_job(const std::string& policy, const std::string& extra = "") {
+  return "jobs:\n  j:\n    shell: \"sleep 0.7\"\n    schedule: {every: 300ms}\n    concurrency: " +
+         policy + "\n" + extra;
+}
+
+TEST(Overlap, ForbidSkipsWhileRunning) {
+  Daemon d(overlap_job("forbid"));
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs") >= 5; })) << d.log();
+  d.stop();
+  auto s = statuses(d, "j");
+  // Firing 1 runs (300..1000 ms); firings 2 and 3 (600, 900) are skipped; firing 4 runs.
+  ASSERT_GE(s.size(), 4u);
+  EXPECT_EQ(s[0], "succeeded");
+  EXPECT_EQ(s[1], "skipped");
+  EXPECT_EQ(s[2], "skipped");
+  EXPECT_NE(s[3], "skipped");
+  auto skipped = d.runs("status='skipped'").at(0);
+  EXPECT_NE(skipped.error.find("forbid"), std::string::npos);
+}
+
+TEST(Overlap, AllowRespectsMaxInstances) {
+  Daemon d(overlap_job("allow", "    max_instances: 2\n"));
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs") >= 4; })) << d.log();
+  d.stop();
+  auto s = statuses(d, "j");
+  // 300 and 600 run together; 900 finds two active → skipped.
+  ASSERT_GE(s.size(), 3u);
+  EXPECT_NE(s[0], "skipped");
+  EXPECT_NE(s[1], "skipped");
+  EXPECT_EQ(s[2], "skipped");
+}
+
+TEST(Overlap, ReplaceCancelsTheRunningRun) {
+  Daemon d(overlap_job("replace", "    kill_grace: 100ms\n"));
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE status='cancelled'") >= 2; }))
+      << d.log();
+  d.stop();
+  auto rows = d.runs("job='j'");
+  EXPECT_EQ(rows[0].status, "cancelled");
+  EXPECT_NE(rows[0].error.find("replaced"), std::string::npos) << rows[0].error;
+  EXPECT_EQ(d.count("SELECT count(*) FROM runs WHERE status='skipped'"), 0);
+}
+
+TEST(Overlap, QueueRunsOneAfterAnotherAndCoalesces) {
+  Daemon d(overlap_job("queue"));
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return finished(d, "j") >= 2; }, 10s)) << d.log();
+  d.signal(SIGKILL);
+  d.wait_exit();
+  auto rows = d.runs("job='j'");
+  // 300 runs; 600 queues behind it; 900 coalesces (skipped); 1000 the queued one starts.
+  ASSERT_GE(rows.size(), 3u);
+  EXPECT_EQ(rows[0].status, "succeeded");
+  EXPECT_EQ(rows[2].status, "skipped");
+  EXPECT_NE(rows[2].error.find("coalesced into queued run " + std::to_string(rows[1].id)),
+            std::string::npos);
+  ASSERT_TRUE(rows[1].started_at);
+  EXPECT_GE(*rows[1].started_at, *rows[0].finished_at);  // strictly after, never overlapping
+}
+
+struct Interval {
+  Millis start, end;
+};
+
+int max_overlap(std::vector<Interval> v) {
+  std::vector<std::pair<Millis, int>> ev;
+  for (auto& i : v) {
+    ev.push_back({i.start, 1});
+    ev.push_back({i.end, -1});
+  }
+  std::sort(ev.begin(), ev.end());  // ends (-1) sort before starts (+1) at equal times
+  int cur = 0, best = 0;
+  for (auto& e : ev) best = std::max(best, cur += e.second);
+  return best;
+}
+
+TEST(Limits, GlobalLimitOfTwo) {
+  std::string yaml = "daemon:\n  max_concurrent_runs: 2\njobs:\n";
+  for (int i = 0; i < 10; ++i)
+    yaml += "  j" + std::to_string(i) +
+            ":\n    shell: \"sleep 0.3\"\n    schedule: {after: 200ms}\n";
+  Daemon d(yaml);
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE status='succeeded'") == 10; }, 20s))
+      << d.log();
+  d.stop();
+  std::vector<Interval> iv;
+  for (int i = 1; i <= 10; ++i) {
+    auto a = d.attempts(i).at(0);
+    iv.push_back({*a.started_at, *a.finished_at});
+  }
+  EXPECT_EQ(max_overlap(iv), 2);
+}
+
+TEST(Limits, PoolOfOneSerializes) {
+  Daemon d(R"(pools: {db: 1}
+jobs:
+  a:
+    shell: "sleep 0.3"
+    schedule: {after: 100ms}
+    pool: db
+  b:
+    shell: "sleep 0.3"
+    schedule: {after: 100ms}
+    pool: db
+  c:
+    shell: "sleep 0.3"
+    schedule: {after: 100ms}
+    pool: db
+  free:
+    shell: "sleep 0.3"
+    schedule: {after: 100ms}
+)");
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE status='succeeded'") == 4; }))
+      << d.log();
+  d.stop();
+  std::vector<Interval> pooled, all;
+  for (const auto& r : d.runs()) {
+    Interval i{*r.started_at, *r.finished_at};
+    all.push_back(i);
+    if (r.job != "free") pooled.push_back(i);
+  }
+  EXPECT_EQ(max_overlap(pooled), 1);
+  EXPECT_GE(max_overlap(all), 2);  // the job outside the pool ran alongside
+}
+
+TEST(Cancel, RunningBackoffAndQueuedRunsEndCancelledAndFreeTheirSlot) {
+  Daemon d(R"(daemon:
+  max_concurrent_runs: 1
+jobs:
+  long:
+    shell: "sleep 1000.7171"
+    schedule: {after: 50ms}
+    kill_grace: 200ms
+  waiting:
+    shell: "true"
+    schedule: {after: 100ms}
+  backoff:
+    shell: "exit 1"
+    schedule: {after: 5s}
+    retry: {attempts: 3, backoff: 10s}
+  after-all:
+    shell: "echo free"
+    schedule: {after: 300ms}
+)");
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE status='queued'") == 2; }))
+      << d.log();
+  auto queued = d.runs("job='waiting'").at(0);
+  // Cancel while queued.
+  auto r = d.call("cancel", {{"run_id", queued.id}});
+  ASSERT_TRUE(r.contains("result")) << r.dump();
+  ASSERT_TRUE(wait_for([&] { return d.runs("job='waiting'").at(0).status == "cancelled"; }));
+  // Cancel the running one: its slot goes to after-all.
+  auto running = d.runs("job='long'").at(0);
+  r = d.call("cancel", {{"job", "long"}});
+  ASSERT_EQ(r["result"]["cancelled"].size(), 1u) << r.dump();
+  ASSERT_TRUE(wait_for([&] { return d.runs("job='long'").at(0).status == "cancelled"; })) << d.log();
+  EXPECT_FALSE(process_exists("1000.7171"));
+  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE job='after-all' AND status='succeeded'") == 1; }))
+      << d.log();
+  // Cancel during backoff: the run ends at once, no more attempts.
+  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM attempts a JOIN runs r ON r.id=a.run_id WHERE r.job='backoff' AND a.status='failed'") == 1; }, 10s))
+      << d.log();
+  auto b = d.runs("job='backoff'").at(0);
+  Millis t0 = now_ms();
+  r = d.call("cancel", {{"run_id", b.id}});
+  ASSERT_TRUE(wait_for([&] { return d.runs("job='backoff'").at(0).status == "cancelled"; }, 3s));
+  EXPECT_LT(now_ms() - t0, 2000);
+  EXPECT_EQ(d.runs("job='backoff'").at(0).attempts, 1);
+  auto st = d.call("status");
+  EXPECT_EQ(st["result"]["running"], 0) << st.dump();
+  d.stop();
+}
+
+TEST(Cancel, CancelOfAFinishedRunIsAnError) {
+  Daemon d(R"(jobs:
+  quick:
+    shell: "true"
+    schedule: {after: 50ms}
+)");
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return finished(d, "quick") == 1; }));
+  auto r = d.call("cancel", {{"run_id", d.runs().at(0).id}});
+  ASSERT_TRUE(r.contains("error")) << r.dump();
+  r = d.call("cancel", {{"run_id", 99999}});
+  ASSERT_TRUE(r.contains("error"));
+  d.stop();
+}
+
+TEST(Pause, StopsFiringsAndResumeDoesNotReplay) {
+  Daemon d(R"(jobs:
+  tick:
+    shell: "true"
+    schedule: {every: 200ms}
+)");
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return finished(d, "tick") >= 1; }));
+  auto r = d.call("pause", {{"job", "tick"}});
+  ASSERT_EQ(r["result"]["state"], "paused") << r.dump();
+  std::this_thread::sleep_for(300ms);
+  auto before = d.count("SELECT count(*) FROM runs");
+  std::this_thread::sleep_for(1000ms);
+  EXPECT_EQ(d.count("SELECT count(*) FROM runs"), before) << "a paused job fired";
+  d.call("resume", {{"job", "tick"}});
+  std::this_thread::sleep_for(500ms);
+  auto after = d.count("SELECT count(*) FROM runs");
+  EXPECT_GE(after, before + 1);
+  EXPECT_LE(after, before + 4) << "paused firings were replayed";
+  d.stop();
+}
+
+TEST(NoOrphans, DoubleForkedSleepIsKilled) {
+  Daemon d(R"(jobs:
+  forker:
+    shell: "(sleep 1000.8181 &) ; echo forked"
+    schedule: {after: 50ms}
+)");
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return finished(d, "forker") == 1; })) << d.log();
+  EXPECT_TRUE(wait_for([] { return !process_exists("1000.8181"); }, 3s))
+      << "a double-forked descendant survived its job";
+  d.stop();
+}
+
+TEST(User, RunsAsTheConfiguredUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  Daemon d(R"(jobs:
+  who:
+    shell: 'echo "$(id -u) $USER $HOME"'
+    schedule: {after: 50ms}
+    user: nobody
+)");
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return finished(d, "who") == 1; })) << d.log();
+  d.stop();
+  auto run = d.runs().at(0);
+  EXPECT_EQ(run.status, "succeeded") << run.error;
+  EXPECT_EQ(d.attempts(run.id).at(0).output, "65534 nobody /nonexistent\n");
+}
+
+// Catch-up: run once, stop, pretend the outage began 10 s ago, restart.
+std::vector<Row> after_outage(const std::string& policy, const std::string& max_age = "") {
+  std::string yaml = "jobs:\n  j:\n    shell: \"true\"\n    schedule: {every: 1s}\n"
+                     "    catch_up: {policy: " + policy + max_age + "}\n";
+  Daemon d(yaml);
+  d.start();
+  std::this_thread::sleep_for(200ms);
+  d.stop();
+  // Simulate a 10-second outage by moving the last handled firing back in time.
+  d.exec_sql("UPDATE job_state SET last_fired = last_fired - 10000, anchor = anchor - 10000");
+  d.start();
+  std::this_thread::sleep_for(600ms);
+  d.stop();
+  return d.runs("trigger != 'schedule' OR status = 'missed'");
+}
+
+TEST(CatchUp, NoneRecordsOneCompactMissedRow) {
+  auto rows = after_outage("none");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].status, "missed");
+  EXPECT_GE(rows[0].missed_count, 9);
+  EXPECT_LE(rows[0].missed_count, 11);
+}
+
+TEST(CatchUp, LastRunsOnce) {
+  auto rows = after_outage("last");
+  int runs = 0, missed = 0;
+  for (auto& r : rows) {
+    if (r.trigger == "catch_up") ++runs;
+    if (r.status == "missed") missed += static_cast<int>(r.missed_count);
+  }
+  EXPECT_EQ(runs, 1);
+  EXPECT_GE(missed, 8);
+}
+
+TEST(CatchUp, AllRunsEachInOrder) {
+  auto rows = after_outage("all");
+  std::vector<Row> runs;
+  for (auto& r : rows)
+    if (r.trigger == "catch_up") runs.push_back(r);
+  EXPECT_GE(runs.size(), 9u);
+  EXPECT_LE(runs.size(), 11u);
+  for (std::size_t i = 1; i < runs.size(); ++i)
+    EXPECT_EQ(*runs[i].scheduled_at - *runs[i - 1].scheduled_at, 1000);
+}
+
+TEST(CatchUp, MaxAgeLimitsWhatIsCaughtUp) {
+  auto rows = after_outage("all", ", max_age: 3s");
+  int runs = 0;
+  for (auto& r : rows) runs += r.trigger == "catch_up";
+  EXPECT_GE(runs, 2);
+  EXPECT_LE(runs, 4);
+}
+
+TEST(CatchUp, LongOutageOfAOneSecondJobStaysCompact) {
+  Daemon d("jobs:\n  j:\n    shell: \"true\"\n    schedule: {every: 1s}\n"
+           "    catch_up: {policy: all}\n");
+  d.start();
+  std::this_thread::sleep_for(200ms);
+  d.stop();
+  // A year offline.
+  d.exec_sql("UPDATE job_state SET last_fired = last_fired - 31536000000, anchor = anchor - 31536000000");
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE status='missed'") == 1; }));
+  // The job keeps firing afterwards.
+  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE trigger='schedule' AND status='succeeded'") >= 2; }, 15s))
+      << d.log();
+  d.stop();
+  EXPECT_LE(d.count("SELECT count(*) FROM runs WHERE trigger='catch_up'"), 100);
+  EXPECT_GE(d.count("SELECT missed_count FROM runs WHERE status='missed'"), 31536000 - 200);
+}
+
+TEST(Anchor, IntervalPhaseSurvivesARestart) {
+  Daemon d("jobs:\n  j:\n    shell: \"true\"\n    schedule: {every: 700ms}\n");
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return finished(d, "j") >= 1; }));
+  d.stop();
+  auto anchor = d.count("SELECT anchor FROM job_state WHERE job='j'");
+  std::this_thread::sleep_for(300ms);
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return finished(d, "j") >= 3; }, 10s));
+  d.stop();
+  for (const auto& r : d.runs("status='succeeded'"))
+    EXPECT_EQ((*r.scheduled_at - anchor) % 700, 0) << "phase lost at run " << r.id;
+}
+
+}  // namespace
+}  // namespace kairos::testing

@@ -1,0 +1,234 @@
+// Issue 2: the daemon runs one-shot and interval jobs and records every run.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <thread>
+
+#include "harness.h"
+
+namespace kairos::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Foundation, AfterJobRunsExactlyOnce) {
+  Daemon d(R"(jobs:
+  once:
+    shell: "echo once"
+    schedule: {after: 300ms}
+)");
+  Millis t0 = now_ms();
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE status='succeeded'") == 1; }))
+      << d.log();
+  std::this_thread::sleep_for(700ms);  // and nothing more comes
+  auto rows = d.runs();
+  ASSERT_EQ(rows.size(), 1u) << d.log();
+  EXPECT_EQ(rows[0].trigger, "schedule");
+  EXPECT_GE(*rows[0].scheduled_at, t0 + 300);
+  EXPECT_LT(*rows[0].scheduled_at, t0 + 3000);
+  EXPECT_EQ(d.attempts(rows[0].id).at(0).output, "once\n");
+  d.stop();
+}
+
+TEST(Foundation, EveryJobIsFixedRateWithoutDrift) {
+  // The job takes 150 ms; a drifting scheduler would space firings 550 ms apart.
+  Daemon d(R"(jobs:
+  tick:
+    shell: "sleep 0.15"
+    schedule: {every: 400ms}
+    concurrency: allow
+)");
+  d.start();
+  std::this_thread::sleep_for(2500ms);
+  d.stop();
+  auto rows = d.runs("job='tick' AND status != 'skipped'");
+  ASSERT_GE(rows.size(), 5u) << d.log();
+  ASSERT_LE(rows.size(), 7u) << d.log();
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    EXPECT_EQ(*rows[i].scheduled_at - *rows[i - 1].scheduled_at, 400) << "firing " << i;
+  }
+  for (const auto& r : rows) {
+    ASSERT_TRUE(r.started_at);
+    EXPECT_LT(*r.started_at - *r.scheduled_at, 200) << "fired late";
+  }
+}
+
+TEST(Foundation, RecordsExitCodesSignalsAndOutputTails) {
+  Daemon d(R"(jobs:
+  ok:
+    command: [/bin/echo, hello]
+    schedule: {after: 100ms}
+  fails:
+    shell: "echo to-stderr >&2; exit 7"
+    schedule: {after: 100ms}
+  killed:
+    shell: "kill -KILL $$"
+    schedule: {after: 100ms}
+  chatty:
+    shell: "seq 1 100000; echo LAST"
+    schedule: {after: 100ms}
+    output_limit: 1KiB
+  missing:
+    command: [no-such-binary-kairos]
+    schedule: {after: 100ms}
+)");
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE finished_at IS NOT NULL") == 5; }))
+      << d.log();
+  d.stop();
+  auto one = [&](const std::string& job) { return d.runs("job='" + job + "'").at(0); };
+  auto ok = one("ok");
+  EXPECT_EQ(ok.status, "succeeded");
+  EXPECT_EQ(ok.exit_code, 0);
+  EXPECT_EQ(d.attempts(ok.id).at(0).output, "hello\n");
+  auto fails = one("fails");
+  EXPECT_EQ(fails.status, "failed");
+  EXPECT_EQ(fails.exit_code, 7);
+  EXPECT_EQ(d.attempts(fails.id).at(0).output, "to-stderr\n");
+  EXPECT_EQ(fails.error, "exit code 7");
+  auto killed = one("killed");
+  EXPECT_EQ(killed.status, "failed");
+  EXPECT_EQ(killed.signal, SIGKILL);
+  EXPECT_FALSE(killed.exit_code);
+  auto chatty = d.attempts(one("chatty").id).at(0);
+  EXPECT_EQ(chatty.output.size(), 1024u);
+  EXPECT_TRUE(chatty.truncated);
+  EXPECT_EQ(chatty.output.substr(chatty.output.size() - 5), "LAST\n");
+  auto missing = one("missing");
+  EXPECT_EQ(missing.status, "failed");
+  EXPECT_NE(missing.error.find("command not found"), std::string::npos) << missing.error;
+}
+
+TEST(Foundation, CleanEnvironment) {
+  Daemon d(R"(jobs:
+  env:
+    shell: 'echo "$KAIROS_JOB $KAIROS_ATTEMPT $FOO ${SECRET:-unset}"; test -n "$KAIROS_RUN_ID$KAIROS_SCHEDULED_AT$PATH$HOME$USER$LOGNAME$SHELL"'
+    schedule: {after: 100ms}
+    env: {FOO: bar}
+)");
+  ::setenv("SECRET", "leaked", 1);  // kairosd inherits it; the job must not
+  d.start();
+  ::unsetenv("SECRET");
+  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE status='succeeded'") == 1; }))
+      << d.log();
+  d.stop();
+  EXPECT_EQ(d.attempts(d.runs().at(0).id).at(0).output, "env 1 bar unset\n");
+}
+
+TEST(Foundation, TimeoutKillsTheJobAndItsChildren) {
+  Daemon d(R"(jobs:
+  hang:
+    shell: "sleep 1000.4242 & sleep 1000.4243; echo never"
+    schedule: {after: 100ms}
+    timeout: 500ms
+    kill_grace: 200ms
+)");
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE status='timed_out'") == 1; }))
+      << d.log();
+  EXPECT_TRUE(wait_for([] { return !process_exists("1000.4242") && !process_exists("1000.4243"); }, 3s))
+      << "children of a timed-out job survived";
+  d.stop();
+  auto r = d.runs().at(0);
+  EXPECT_EQ(r.error, "timed out after 500ms");
+  EXPECT_GE(*r.finished_at - *r.started_at, 500);
+}
+
+TEST(Foundation, SigtermDuringARunLeavesNoRunningRow) {
+  Daemon d(R"(daemon:
+  shutdown_grace: 300ms
+jobs:
+  long:
+    shell: "sleep 1000.5151"
+    schedule: {after: 50ms}
+    kill_grace: 200ms
+)");
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE status='running'") == 1; }))
+      << d.log();
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0) << d.log();
+  EXPECT_EQ(d.count("SELECT count(*) FROM runs WHERE status IN ('running','queued')"), 0);
+  EXPECT_EQ(d.count("SELECT count(*) FROM attempts WHERE status IN ('running','queued')"), 0);
+  auto r = d.runs().at(0);
+  EXPECT_EQ(r.status, "cancelled");
+  EXPECT_FALSE(process_exists("1000.5151"));
+}
+
+TEST(Foundation, ShutdownWaitsForShortRunsWithinGrace) {
+  Daemon d(R"(daemon:
+  shutdown_grace: 5s
+jobs:
+  short:
+    shell: "sleep 0.4; echo finished"
+    schedule: {after: 50ms}
+)");
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE status='running'") == 1; }));
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0);
+  EXPECT_EQ(d.runs().at(0).status, "succeeded");
+}
+
+TEST(Foundation, Kill9LeavesNoRunStuckRunning) {
+  Daemon d(R"(jobs:
+  long:
+    shell: "sleep 1000.6161"
+    schedule: {after: 50ms}
+)");
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE status='running'") == 1; }));
+  d.signal(SIGKILL);
+  d.wait_exit();
+  ::system("pkill -f 1000.6161");
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE status='interrupted'") == 1; }))
+      << d.log();
+  EXPECT_EQ(d.count("SELECT count(*) FROM attempts WHERE status='interrupted'"), 1);
+  d.stop();
+}
+
+TEST(Foundation, InvalidConfigExitsNonZeroWithLocation) {
+  Daemon d(R"(jobs:
+  bad:
+    shell: "true"
+    schedule: {every: 5 minutes}
+    timeuot: 5s
+)");
+  d.start(false);
+  EXPECT_NE(d.wait_exit(), 0);
+  auto log = d.log();
+  EXPECT_NE(log.find("kairos.yaml:5:23:"), std::string::npos) << log;
+  EXPECT_NE(log.find("kairos.yaml:6:5:"), std::string::npos) << log;
+}
+
+long voluntary_switches(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("voluntary_ctxt_switches:", 0) == 0) return std::stol(line.substr(24));
+  return -1;
+}
+
+TEST(Foundation, IdleDaemonDoesNotWakeUp) {
+  Daemon d(R"(jobs:
+  far:
+    shell: "true"
+    schedule: {every: 1d}
+  later:
+    shell: "true"
+    schedule: {cron: "0 0 1 1 *"}
+)");
+  d.start();
+  std::this_thread::sleep_for(300ms);  // let start-up settle
+  long before = voluntary_switches(d.pid());
+  std::this_thread::sleep_for(1500ms);
+  long after = voluntary_switches(d.pid());
+  EXPECT_EQ(after, before) << "kairosd woke up while idle";
+  d.stop();
+}
+
+}  // namespace
+}  // namespace kairos::testing

@@ -1,0 +1,99 @@
+// Test harness: starts the real kairosd on a temp dir with a YAML config, reads the
+// real history database, talks JSON-RPC over the real socket.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace kairos::testing {
+
+using Millis = std::int64_t;
+Millis now_ms();
+
+/// Polls `cond` every 10 ms until it holds or `timeout` passes.
+bool wait_for(const std::function<bool()>& cond,
+              std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+struct Row {
+  std::int64_t id = 0;
+  std::string job, trigger, status, error;
+  std::optional<Millis> scheduled_at, started_at, finished_at;
+  std::int64_t attempts = 0;
+  std::optional<std::int64_t> exit_code, signal;
+  std::int64_t missed_count = 0;
+};
+
+struct AttemptRow {
+  std::int64_t run_id = 0, attempt = 0;
+  std::optional<Millis> started_at, finished_at;
+  std::string status, output, error;
+  std::optional<std::int64_t> exit_code, signal;
+  bool truncated = false;
+};
+
+/// A temp dir that is removed at the end.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  void write(const std::string& name, const std::string& text) const;
+
+ private:
+  std::string path_;
+};
+
+class Daemon {
+ public:
+  /// Writes `yaml` to DIR/kairos.yaml (the text after "version: 1\n").
+  explicit Daemon(const std::string& jobs_yaml, bool prepend_version = true);
+  ~Daemon();
+
+  /// Starts kairosd; waits for its socket unless expect_failure.
+  void start(bool wait_ready = true);
+  /// Sends a signal.
+  void signal(int sig) const;
+  /// Waits for the process to exit; returns its exit code (or 128+signal).
+  int wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  /// SIGTERM + wait; expects exit 0.
+  void stop();
+  bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+  std::string log() const;
+  void rewrite_config(const std::string& yaml) const;
+
+  std::vector<Row> runs(const std::string& where = "1=1") const;
+  std::vector<AttemptRow> attempts(std::int64_t run_id) const;
+  std::int64_t count(const std::string& sql) const;
+  void exec_sql(const std::string& sql) const;
+
+  /// One JSON-RPC call; returns the whole response object.
+  nlohmann::json call(const std::string& method, const nlohmann::json& params = nullptr) const;
+  /// Runs kairosctl with --socket; returns exit code, fills *out with stdout.
+  int ctl(const std::vector<std::string>& args, std::string* out = nullptr) const;
+
+  const TempDir& dir() const { return dir_; }
+  std::string socket() const { return dir_.file("kairosd.sock"); }
+  std::string db() const { return dir_.file("history.db"); }
+  std::string config() const { return dir_.file("kairos.yaml"); }
+
+ private:
+  TempDir dir_;
+  pid_t pid_ = -1;
+};
+
+/// Whether any process's command line contains `needle`.
+bool process_exists(const std::string& needle);
+/// Runs a shell command, returns its stdout.
+std::string sh(const std::string& cmd, int* status = nullptr);
+
+}  // namespace kairos::testing
