@@ -82,8 +82,8 @@ void read_retry(const Reader& r, const Entry& entry, RetryPolicy& retry) {
       }
       bool on_failure = false, on_timeout = false, ok = true;
       for (const YAML::Node& item : e.value) {
-        Entry one{.key = "on", .key_node = e.key_node, .value = item, .key_loc = e.key_loc,
-                  .value_loc = item.IsNull() ? e.value_loc : r.loc(item)};
+        const Entry one{"on", e.key_node, item, e.key_loc,
+                        item.IsNull() ? e.value_loc : r.loc(item)};
         auto which = r.choice(one, kRetryOnNames);
         if (!which) ok = false;
         else if (*which == 0) on_failure = true;

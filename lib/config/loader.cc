@@ -69,28 +69,17 @@ class Loader {
     diagnostics_.add(SourceLoc{file, 0, 0}, message);
   }
 
-  // The single document of a file; nothing (after reporting why) when it is not valid YAML.
-  // An empty file is an empty map.
+  // The single document of a file as a map; nothing (after reporting why) when it is not
+  // valid YAML or not a map. An empty file is an empty map.
   std::optional<YAML::Node> parse(const Reader& r, const std::string& text) {
-    std::vector<YAML::Node> docs;
-    try {
-      docs = YAML::LoadAll(text);
-    } catch (const YAML::Exception& e) {
-      SourceLoc at{r.file(), e.mark.line + 1, e.mark.column + 1};
-      if (e.mark.is_null()) at = SourceLoc{r.file(), 0, 0};
-      r.error(at, "YAML syntax error: " + e.msg);
+    auto root = r.parse_document(text);
+    if (!root) return std::nullopt;
+    if (root->IsNull()) return YAML::Node(YAML::NodeType::Map);
+    if (!root->IsMap()) {
+      r.error(r.loc(*root), "expected a map at the top level, got " + Reader::describe(*root));
       return std::nullopt;
     }
-    if (docs.size() > 1) {
-      r.error(r.loc(docs[1]), "only one YAML document per file is allowed");
-      return std::nullopt;
-    }
-    if (docs.empty() || docs[0].IsNull()) return YAML::Node(YAML::NodeType::Map);
-    if (!docs[0].IsMap()) {
-      r.error(r.loc(docs[0]), "expected a map at the top level, got " + Reader::describe(docs[0]));
-      return std::nullopt;
-    }
-    return docs[0];
+    return root;
   }
 
   void version(const Reader& r, const Entry& e) {
@@ -165,7 +154,7 @@ class Loader {
         include_ok = patterns.has_value();
         if (!patterns) continue;
         d.include = *patterns;
-        include_entry_ = e;
+        include_entry_.emplace(e);
       } else if (e.key == "history") {
         auto history = r.entries(e.value, e.value_loc, e.key);
         r.keep_known(history, kHistoryKeys);
@@ -298,15 +287,17 @@ class Loader {
     auto root = parse(r, text.content);
     if (!root) return;
     auto entries = r.entries(*root, r.loc(*root), "top level");
-    std::erase_if(entries, [&](const Entry& e) {
-      const bool main_only = e.key == "daemon" || e.key == "pools" || e.key == "defaults";
-      if (main_only) {
+    std::vector<Entry> rest;
+    for (const Entry& e : entries) {
+      if (e.key == "daemon" || e.key == "pools" || e.key == "defaults") {
         r.error(e.key_loc, "'" + e.key + "' is only allowed in the main config file " +
                                main_file_ + "; included files hold only 'jobs:'");
+      } else {
+        rest.push_back(e);
       }
-      return main_only;
-    });
-    r.keep_known(entries, kIncludedKeys);
+    }
+    r.keep_known(rest, kIncludedKeys);
+    entries.swap(rest);
     for (const Entry& e : entries) {
       if (e.key == "version") version(r, e);
     }

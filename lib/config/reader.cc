@@ -4,10 +4,61 @@
 #include <charconv>
 #include <cmath>
 #include <map>
+#include <sstream>
+
+#include <yaml-cpp/eventhandler.h>
 
 #include "config/suggest.h"
 
 namespace kairos::config {
+namespace {
+
+// Records where each document starts and whether it is nothing but a null.
+class DocumentProbe : public YAML::EventHandler {
+ public:
+  struct Document {
+    YAML::Mark start = YAML::Mark::null_mark();
+    int events = 0;
+    bool lone_null = false;
+  };
+  std::vector<Document> documents;
+
+  void OnDocumentStart(const YAML::Mark&) override { documents.emplace_back(); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override {
+    event(mark);
+    if (documents.back().events == 1) documents.back().lone_null = true;
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { event(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    event(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    event(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    event(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void event(const YAML::Mark& mark) {
+    if (documents.empty()) documents.emplace_back();
+    Document& doc = documents.back();
+    if (doc.events++ == 0) doc.start = mark;
+    if (doc.events > 1) doc.lone_null = false;
+  }
+};
+
+bool same(const YAML::Mark& a, const YAML::Mark& b) {
+  return a.pos == b.pos && a.line == b.line && a.column == b.column;
+}
+
+}  // namespace
 
 std::string format_loc(const SourceLoc& loc) {
   if (loc.line <= 0) return loc.file;
@@ -35,6 +86,41 @@ std::vector<Diagnostic> Diagnostics::take_sorted(const std::vector<std::string>&
     return a.loc.column < b.loc.column;
   });
   return std::move(list_);
+}
+
+std::optional<YAML::Node> Reader::parse_document(const std::string& text) const {
+  try {
+    // TRICKY: yaml-cpp 0.7 accepts some garbage (a lone ',') as an endless stream of null
+    // documents without consuming it, so YAML::LoadAll never returns (fixed upstream by
+    // jbeder/yaml-cpp#1319). A probe reads at most three documents instead: a null document
+    // at the very place the previous one was is that stuck parser, i.e. a syntax error.
+    std::istringstream stream(text);
+    YAML::Parser parser(stream);
+    DocumentProbe probe;
+    while (probe.documents.size() < 3 && parser.HandleNextDocument(probe)) {
+      const auto& docs = probe.documents;
+      const std::size_t n = docs.size();
+      if (n >= 2 && docs[n - 1].lone_null && same(docs[n - 1].start, docs[n - 2].start)) {
+        const YAML::Mark at = docs[n - 1].start;
+        const auto pos = static_cast<std::size_t>(at.pos);
+        const std::string what = pos < text.size() ? "'" + text.substr(pos, 1) + "'" : "input";
+        error(SourceLoc{file_, at.line + 1, at.column + 1}, "YAML syntax error: unexpected " + what);
+        return std::nullopt;
+      }
+    }
+    if (probe.documents.size() > 1) {
+      error(SourceLoc{file_, probe.documents[1].start.line + 1, probe.documents[1].start.column + 1},
+            "only one YAML document per file is allowed");
+      return std::nullopt;
+    }
+    // The first document is known to end, so loading it cannot hang.
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    SourceLoc at{file_, e.mark.line + 1, e.mark.column + 1};
+    if (e.mark.is_null()) at = SourceLoc{file_, 0, 0};
+    error(at, "YAML syntax error: " + e.msg);
+    return std::nullopt;
+  }
 }
 
 SourceLoc Reader::loc(const YAML::Node& node) const {
@@ -80,15 +166,14 @@ std::vector<Entry> Reader::entries(const YAML::Node& map, const SourceLoc& where
   }
   std::map<std::string, SourceLoc> seen;
   for (auto it = map.begin(); it != map.end(); ++it) {
-    Entry e{.key = {}, .key_node = it->first, .value = it->second, .key_loc = loc(it->first),
-            .value_loc = {}};
-    e.value_loc = e.value.IsNull() ? e.key_loc : loc(e.value);
+    const SourceLoc key_loc = loc(it->first);
+    Entry e{"", it->first, it->second, key_loc, it->second.IsNull() ? key_loc : loc(it->second)};
     if (!e.key_node.IsScalar()) {
       error(e.key_loc, std::string(what) + ": keys must be plain strings, got " +
                            describe(e.key_node));
       continue;
     }
-    e.key = e.key_node.Scalar();
+    e.key = e.key_node.Scalar();  // a std::string: assigning it is harmless
     if (report_duplicates) {
       auto [first, inserted] = seen.emplace(e.key, e.key_loc);
       if (!inserted) {
@@ -104,11 +189,15 @@ std::vector<Entry> Reader::entries(const YAML::Node& map, const SourceLoc& where
 
 void Reader::keep_known(std::vector<Entry>& entries,
                         std::span<const std::string_view> allowed) const {
-  std::erase_if(entries, [&](const Entry& e) {
-    if (std::find(allowed.begin(), allowed.end(), e.key) != allowed.end()) return false;
-    error(e.key_loc, "unknown key '" + e.key + "'" + did_you_mean(e.key, allowed));
-    return true;
-  });
+  std::vector<Entry> known;
+  for (const Entry& e : entries) {
+    if (std::find(allowed.begin(), allowed.end(), e.key) != allowed.end()) {
+      known.push_back(e);
+    } else {
+      error(e.key_loc, "unknown key '" + e.key + "'" + did_you_mean(e.key, allowed));
+    }
+  }
+  entries.swap(known);
 }
 
 std::optional<std::string> Reader::string(const Entry& e) const {

@@ -31,7 +31,19 @@ class Diagnostics {
 };
 
 /// One entry of a YAML map.
+///
+/// TRICKY: assigning a YAML::Node does not rebind the handle, it overwrites the node it
+/// refers to, in the document, for every other handle too. So Entry cannot be assigned
+/// (copy construction, which rebinds nothing, is fine); containers of entries are rebuilt,
+/// never erased from or sorted.
 struct Entry {
+  Entry(std::string key_, YAML::Node key_node_, YAML::Node value_, SourceLoc key_loc_,
+        SourceLoc value_loc_)
+      : key(std::move(key_)), key_node(std::move(key_node_)), value(std::move(value_)),
+        key_loc(std::move(key_loc_)), value_loc(std::move(value_loc_)) {}
+  Entry(const Entry&) = default;
+  Entry& operator=(const Entry&) = delete;
+
   std::string key;
   YAML::Node key_node;
   YAML::Node value;
@@ -47,6 +59,9 @@ class Reader {
       : file_(std::move(file)), source_(source), diagnostics_(&diagnostics) {}
 
   const std::string& file() const { return file_; }
+  /// The single YAML document of `text` (null when empty); nothing after reporting a
+  /// syntax error or a second document.
+  std::optional<YAML::Node> parse_document(const std::string& text) const;
   /// How many problems have been reported so far (by any reader of this load).
   std::size_t error_count() const { return diagnostics_->count(); }
   SourceLoc loc(const YAML::Node& node) const;
