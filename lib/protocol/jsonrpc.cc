@@ -44,8 +44,20 @@ BadRequest bad(json id, int code, std::string message) {
 std::variant<Request, BadRequest> decode_request(std::string_view line) {
   // Blank lines are answered too (with a parse error): every line in gets a line out,
   // which keeps a confused client and the server in step.
-  json j = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+  // Deeply nested values are discarded while parsing (the parser itself is iterative)
+  // and the request refused: copying, comparing or printing such a value would recurse
+  // once per level and could overflow the daemon's stack.
+  bool too_deep = false;
+  json::parser_callback_t limit_depth = [&too_deep](int depth, json::parse_event_t, json&) {
+    if (depth <= kMaxDepth) return true;
+    too_deep = true;
+    return false;
+  };
+  json j = json::parse(line.begin(), line.end(), limit_depth, /*allow_exceptions=*/false);
   if (j.is_discarded()) return bad(nullptr, errc::parse_error, "parse error: not valid JSON");
+  if (too_deep)
+    return bad(nullptr, errc::invalid_request,
+               "request nests deeper than " + std::to_string(kMaxDepth) + " levels");
   if (j.is_array()) return bad(nullptr, errc::invalid_request, "batch requests are not supported");
   if (!j.is_object()) return bad(nullptr, errc::invalid_request, "request must be a JSON object");
 

@@ -24,6 +24,9 @@ namespace kairos::protocol {
 /// Largest accepted line (request or response), excluding the newline.
 inline constexpr std::size_t kMaxLineBytes = 1024 * 1024;
 
+/// Deepest nesting accepted in a request (objects and arrays); deeper is Invalid Request.
+inline constexpr int kMaxDepth = 64;
+
 /// Splits a byte stream into lines at '\n' (a trailing '\r' is stripped). Lines longer
 /// than the limit are an error: the caller reports it and disconnects, since the rest
 /// of the stream can no longer be trusted to be in sync.

@@ -293,7 +293,11 @@ template <class T>
 std::optional<T> decode(const json& params, std::string* error) {
   try {
     T out{};
-    from_json(params.is_null() ? json::object() : params, out);
+    // No copy of `params`: copying JSON recurses per nesting level.
+    if (params.is_null())
+      from_json(json::object(), out);
+    else
+      from_json(params, out);
     return out;
   } catch (const DecodeError& e) {
     if (error) *error = e.what();

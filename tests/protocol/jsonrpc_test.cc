@@ -165,6 +165,17 @@ TEST(DecodeRequest, EveryMethodAcceptsItsMinimalParams) {
   }
 }
 
+TEST(DecodeRequest, DeepNestingIsRefusedWithoutRecursion) {
+  auto nested = [](int levels) {
+    return R"({"jsonrpc":"2.0","id":1,"method":"status","params":{"x":)" +
+           std::string(std::size_t(levels), '[') + std::string(std::size_t(levels), ']') + "}}";
+  };
+  EXPECT_EQ(error_code(decode_request(nested(kMaxDepth - 3))), 0);
+  EXPECT_EQ(error_code(decode_request(nested(kMaxDepth))), errc::invalid_request);
+  // Half a million levels: must neither crash nor build the structure.
+  EXPECT_EQ(error_code(decode_request(nested(500000))), errc::invalid_request);
+}
+
 TEST(Encode, ResponsesAreOneLineAndSurviveInvalidUtf8) {
   std::string out = encode_result(1, json{{"output", std::string("a\xff\nb")}});
   ASSERT_FALSE(out.empty());
