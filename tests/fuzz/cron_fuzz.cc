@@ -17,7 +17,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   const CronSpec& spec = std::get<CronSpec>(parsed);
-  if (parse_cron(to_string(spec)).index() != 0) std::abort();
+  // The canonical form must mean exactly the same schedule.
+  auto again = parse_cron(to_string(spec));
+  const CronSpec* re = std::get_if<CronSpec>(&again);
+  if (re == nullptr || re->seconds() != spec.seconds() || re->minutes() != spec.minutes() ||
+      re->hours() != spec.hours() || re->days_of_month() != spec.days_of_month() ||
+      re->months() != spec.months() || re->days_of_week() != spec.days_of_week() ||
+      re->dom_last_offsets() != spec.dom_last_offsets() ||
+      re->dom_last_weekday() != spec.dom_last_weekday() ||
+      re->dom_nearest_weekday() != spec.dom_nearest_weekday() ||
+      re->dow_last() != spec.dow_last() || re->dow_nth() != spec.dow_nth() ||
+      re->dom_star() != spec.dom_star() || re->dow_star() != spec.dow_star() ||
+      re->fixed_time() != spec.fixed_time()) {
+    std::abort();
+  }
   static const date::time_zone* zones[] = {date::locate_zone("UTC"),
                                            date::locate_zone("Europe/Berlin"),
                                            date::locate_zone("Australia/Lord_Howe")};
