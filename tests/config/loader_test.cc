@@ -293,6 +293,28 @@ TEST(Loader, ProblemsInDefaultsAreReportedOnceNotPerJob) {
                 "k.yaml:1:30: user: requires kairosd to run as root"}));
 }
 
+TEST(Loader, EveryKeyOfTheFormLoads) {
+  // The same file is validated against the JSON Schema by validate_schema.py.
+  LoadResult r = load_file(KAIROS_SOURCE_DIR "/tests/config/data/all_keys.yaml", as_root(true));
+  for (const Diagnostic& d : r.errors) ADD_FAILURE() << d.str();
+  ASSERT_TRUE(r.ok());
+  const Config& c = *r.config;
+  EXPECT_EQ(c.daemon.socket_mode, 0640u);
+  EXPECT_EQ(c.daemon.shutdown_grace, 90s);
+  EXPECT_EQ(c.daemon.history, (HistoryRetention{50, 30 * 24h}));
+  EXPECT_TRUE(c.daemon.include.empty());
+  EXPECT_TRUE(c.daemon.database.ends_with("/tests/config/data/state/history.db"));
+  EXPECT_TRUE(c.daemon.database.starts_with("/"));
+  const JobSpec& backup = *find(c, "backup");
+  EXPECT_EQ(backup.schedule.timezone, "America/New_York");
+  EXPECT_EQ(backup.env, (std::map<std::string, std::string>{{"LANG", "C.UTF-8"},
+                                                            {"TARGET", "/srv"}}));
+  EXPECT_EQ(backup.kill_grace, 250ms);
+  EXPECT_FALSE(backup.enabled);
+  EXPECT_EQ(find(c, "once-after-start")->retry.on_timeout, false);  // from defaults
+  EXPECT_EQ(find(c, "interval")->user, "root");
+}
+
 TEST(Loader, NeverThrowsOnGarbage) {
   // Whatever the bytes, a result comes back; the daemon's reload depends on it.
   std::string text;
