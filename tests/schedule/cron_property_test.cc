@@ -3,8 +3,10 @@
 // expressions) and decides each instant from its own model of the expression. The model is
 // built by the generator alongside the expression text, so it shares nothing with the parser,
 // and the DST rule is restated here from DESIGN.md in its most literal form.
+#include <algorithm>
 #include <random>
 #include <set>
+#include <string_view>
 
 #include "cron_test_util.h"
 
@@ -30,6 +32,9 @@ struct Model {
 class Generator {
  public:
   explicit Generator(std::uint32_t seed) : rng_(seed) {}
+
+  /// Makes expression() use `hour` (and maybe its neighbours) in the hour field; -1 = random.
+  void force_hour(int hour) { force_hour_ = hour; }
 
   int uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
   bool chance(int percent) { return uniform(1, 100) <= percent; }
@@ -90,8 +95,19 @@ class Generator {
     }
     text += plain_field(0, 59, 40, m.min, star) + " ";
     if (star) m.fixed = false;
-    text += plain_field(0, 23, 50, m.hour, star) + " ";
-    if (star) m.fixed = false;
+    if (force_hour_ >= 0) {
+      // Hours around a DST transition: the hour itself and maybe its neighbours.
+      std::set<int> hours{force_hour_};
+      if (chance(50)) hours.insert((force_hour_ + 23) % 24);
+      if (chance(50)) hours.insert((force_hour_ + 1) % 24);
+      std::string list;
+      for (int h : hours) list += (list.empty() ? "" : ",") + std::to_string(h);
+      m.hour = hours;
+      text += list + " ";
+    } else {
+      text += plain_field(0, 23, 50, m.hour, star) + " ";
+      if (star) m.fixed = false;
+    }
     // Day of month, with the modifiers now and then.
     if (chance(25)) {
       m.dom_star = false;
@@ -150,6 +166,7 @@ class Generator {
 
  private:
   std::mt19937 rng_;
+  int force_hour_ = -1;
 };
 
 // The day-of-month/day-of-week decision, restated.
@@ -239,10 +256,38 @@ std::vector<sys_seconds> brute_force(const Model& m, const date::time_zone& tz, 
   return out;
 }
 
+// Compares next_fire() with the brute force over (begin, end]; returns the number of firings.
+int check_window(const CronSpec& spec, const Model& model, const std::string& expr,
+                 const date::time_zone& tz, sys_seconds begin, sys_seconds end) {
+  const std::vector<sys_seconds> expected = brute_force(model, tz, begin, end);
+  std::vector<sys_seconds> actual;
+  for (sys_seconds t = begin;;) {
+    auto next = next_fire(spec, t, tz);
+    EXPECT_TRUE(next.has_value()) << expr;
+    if (!next) return 0;
+    EXPECT_GT(*next, t) << expr;
+    if (*next <= t || *next > end) break;
+    actual.push_back(t = *next);
+  }
+  EXPECT_EQ(actual.size(), expected.size())
+      << "'" << expr << "' in " << tz.name() << " from " << format_rfc3339(begin, tz);
+  for (std::size_t i = 0; i < std::min(actual.size(), expected.size()); ++i) {
+    if (actual[i] != expected[i]) {
+      ADD_FAILURE() << "'" << expr << "' in " << tz.name() << " firing " << i << ": got "
+                    << format_rfc3339(actual[i], tz) << ", brute force says "
+                    << format_rfc3339(expected[i], tz);
+      break;
+    }
+  }
+  return static_cast<int>(actual.size());
+}
+
 struct ZoneCase {
   const char* zone;
   std::uint32_t seed;
 };
+
+void PrintTo(const ZoneCase& c, std::ostream* os) { *os << c.zone; }
 
 class CronProperty : public testing::TestWithParam<ZoneCase> {};
 
@@ -273,27 +318,46 @@ TEST_P(CronProperty, AgreesWithBruteForce) {
     }
     begin = std::chrono::floor<minutes>(begin);  // the brute force steps whole minutes
     const sys_seconds end = begin + (model.six ? days{1} : days{31});
-    const std::vector<sys_seconds> expected = brute_force(model, tz, begin, end);
-    std::vector<sys_seconds> actual;
-    for (sys_seconds t = begin;;) {
-      auto next = next_fire(spec, t, tz);
-      ASSERT_TRUE(next.has_value()) << expr;
-      ASSERT_GT(*next, t) << expr;
-      if (*next > end) break;
-      actual.push_back(t = *next);
-    }
+    const int fired = check_window(spec, model, expr, tz, begin, end);
+    if (HasFailure()) return;
     ++checked;
-    firings_seen += static_cast<int>(actual.size());
-    ASSERT_EQ(actual.size(), expected.size())
-        << "'" << expr << "' in " << zc.zone << " from " << format_rfc3339(begin, tz);
-    for (std::size_t i = 0; i < actual.size(); ++i) {
-      ASSERT_EQ(actual[i], expected[i]) << "'" << expr << "' in " << zc.zone << " firing " << i
-                                        << ": got " << format_rfc3339(actual[i], tz)
-                                        << ", brute force says " << format_rfc3339(expected[i], tz);
-    }
+    firings_seen += fired;
   }
   EXPECT_GT(checked, 40);
   EXPECT_GT(firings_seen, 100);
+}
+
+// Random expressions whose hours sit on each DST transition of 2025-2027, checked over the two
+// days around it: gaps, overlaps, shifted and coinciding firings.
+TEST_P(CronProperty, AgreesWithBruteForceAroundTransitions) {
+  const ZoneCase& zc = GetParam();
+  const date::time_zone& tz = *date::locate_zone(zc.zone);
+  Generator gen(zc.seed + 1000);
+  int transitions = 0;
+  for (date::sys_info info = tz.get_info(date::sys_days{date::year{2025} / 1 / 1});
+       info.end < date::sys_days{date::year{2028} / 1 / 1}; info = tz.get_info(info.end)) {
+    ++transitions;
+    // The wall-clock hour at which the change happens, before and after it.
+    const date::local_seconds before{info.end.time_since_epoch() + info.offset};
+    const date::local_seconds after{info.end.time_since_epoch() + tz.get_info(info.end).offset};
+    for (int round = 0; round < 12; ++round) {
+      const date::local_seconds wall = round % 2 == 0 ? before : after;
+      gen.force_hour(static_cast<int>(
+          date::hh_mm_ss<seconds>{wall - std::chrono::floor<days>(wall)}.hours().count()));
+      Model model;
+      const std::string expr = gen.expression(model);
+      auto parsed = parse_cron(expr);
+      if (std::holds_alternative<CronError>(parsed)) continue;
+      const CronSpec& spec = std::get<CronSpec>(parsed);
+      const sys_seconds begin = info.end - (model.six ? std::chrono::hours{3} : days{1});
+      const sys_seconds end = info.end + (model.six ? std::chrono::hours{3} : days{1});
+      check_window(spec, model, expr, tz, begin, end);
+      if (HasFailure()) return;
+    }
+  }
+  if (std::string_view(zc.zone) != "UTC" && std::string_view(zc.zone) != "Asia/Kolkata") {
+    EXPECT_GE(transitions, 4) << zc.zone;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
