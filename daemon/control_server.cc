@@ -28,6 +28,9 @@ using nlohmann::json;
 namespace proto = kairos::protocol;
 
 constexpr std::size_t kReadChunk = 64 * 1024;
+/// Outstanding (not yet answered) requests per client before its input is paused, so a
+/// client cannot pile up unbounded pending `run --wait` requests.
+constexpr std::size_t kMaxInflight = 1024;
 
 std::string errno_text(int err) { return std::strerror(err); }
 
@@ -180,7 +183,10 @@ struct Client {
     reading = false;
   }
   void on_read(ssize_t nread, const uv_buf_t* b);
-  bool paused() const { return unsent > server->options.output_pause_bytes; }
+  /// Requests wait (unread) while too many replies are unsent or outstanding.
+  bool paused() const {
+    return unsent > server->options.output_pause_bytes || inflight >= kMaxInflight;
+  }
   void drain();
   void finish_if_done() {
     if (open && eof && backlog.empty() && inflight == 0 && unsent == 0) disconnect(nullptr);
@@ -370,9 +376,14 @@ void ControlServer::State::deliver(std::uint64_t client_id, const std::string& l
   auto it = clients.find(client_id);
   if (it == clients.end()) return;  // the client left before its reply: drop it
   Client* c = it->second;
+  bool was_paused = c->paused();
   --c->inflight;
   c->send(line);
-  if (c->open) c->finish_if_done();
+  if (!c->open) return;
+  // Input paused on the in-flight cap resumes here; when paused on unsent output, the
+  // write callback resumes it instead.
+  if (was_paused && !c->paused()) c->drain();
+  c->finish_if_done();
 }
 
 void ControlServer::State::on_connection() {

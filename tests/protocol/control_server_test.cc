@@ -254,6 +254,28 @@ TEST_F(ControlServerTest, ClientOverOutputLimitIsDisconnected) {
   expect_alive();
 }
 
+TEST_F(ControlServerTest, OutstandingRequestsAreCappedPerClient) {
+  start();
+  LineClient c = connect();
+  std::string batch;
+  for (int i = 0; i < 1100; ++i) batch += req(i, "run", {{"job", "a"}, {"wait", true}});
+  ASSERT_TRUE(c.send(batch));
+  ASSERT_TRUE(wait_for([&] { return handler_.calls.load() == 1024; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(handler_.calls.load(), 1024) << "input must pause at the in-flight cap";
+  harness_.call([&] {
+    handler_.release_all(json{{"status", "succeeded"}});
+    return 0;
+  });
+  // Answering resumes input: the remaining requests reach the handler.
+  ASSERT_TRUE(wait_for([&] { return handler_.calls.load() == 1100; }));
+  harness_.call([&] {
+    handler_.release_all(json{{"status", "succeeded"}});
+    return 0;
+  });
+  for (int i = 0; i < 1100; ++i) ASSERT_TRUE(c.read_line()) << i;
+}
+
 TEST_F(ControlServerTest, ReplyAfterClientDisconnectedIsDropped) {
   start();
   {
