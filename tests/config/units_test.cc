@@ -1,6 +1,7 @@
 // Durations, sizes and RFC 3339 instants: parse -> format -> parse round trips.
 #include <gtest/gtest.h>
 
+#include "config/describe.h"
 #include "config/loader.h"
 #include "config/rfc3339.h"
 #include "config/suggest.h"
@@ -106,6 +107,29 @@ TEST(Suggest, FindsCloseKeysOnly) {
   EXPECT_EQ(did_you_mean("Shell", keys), " (did you mean 'shell'?)");
   EXPECT_EQ(did_you_mean("banana", keys), "");
   EXPECT_EQ(did_you_mean("x", keys), "");
+}
+
+TEST(Describe, SchedulesReadLikeTheirYaml) {
+  Schedule s;
+  s.kind = ScheduleKind::after;
+  s.after = 30s;
+  EXPECT_EQ(describe(s), "after 30s");
+  s.kind = ScheduleKind::every;
+  s.every = 5min;
+  EXPECT_EQ(describe(s), "every 5m");
+  s.jitter = 15s;
+  EXPECT_EQ(describe(s), "every 5m (jitter 15s)");
+  s.kind = ScheduleKind::at;
+  s.at = *parse_rfc3339("2027-01-01T03:00:00+01:00");
+  EXPECT_EQ(describe(s), "at 2027-01-01T02:00:00Z");
+  s.kind = ScheduleKind::cron;
+  s.cron = "30 2 * * *";
+  s.timezone = "Europe/Berlin";
+  EXPECT_EQ(describe(s), "cron 30 2 * * * (Europe/Berlin)");
+  EXPECT_EQ(to_string(Overlap::replace), "replace");
+  EXPECT_EQ(to_string(CatchUpPolicy::last), "last");
+  EXPECT_EQ(to_string(OnRemove::cancel), "cancel");
+  EXPECT_EQ(to_string(ScheduleKind::cron), "cron");
 }
 
 }  // namespace
