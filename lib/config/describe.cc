@@ -7,37 +7,50 @@ namespace kairos::config {
 
 std::string_view to_string(ScheduleKind kind) {
   switch (kind) {
-    case ScheduleKind::after: return "after";
-    case ScheduleKind::at: return "at";
-    case ScheduleKind::every: return "every";
-    case ScheduleKind::cron: return "cron";
+    case ScheduleKind::after:
+      return "after";
+    case ScheduleKind::at:
+      return "at";
+    case ScheduleKind::every:
+      return "every";
+    case ScheduleKind::cron:
+      return "cron";
   }
   return "?";
 }
 
 std::string_view to_string(Overlap overlap) {
   switch (overlap) {
-    case Overlap::allow: return "allow";
-    case Overlap::forbid: return "forbid";
-    case Overlap::replace: return "replace";
-    case Overlap::queue: return "queue";
+    case Overlap::allow:
+      return "allow";
+    case Overlap::forbid:
+      return "forbid";
+    case Overlap::replace:
+      return "replace";
+    case Overlap::queue:
+      return "queue";
   }
   return "?";
 }
 
 std::string_view to_string(CatchUpPolicy policy) {
   switch (policy) {
-    case CatchUpPolicy::none: return "none";
-    case CatchUpPolicy::last: return "last";
-    case CatchUpPolicy::all: return "all";
+    case CatchUpPolicy::none:
+      return "none";
+    case CatchUpPolicy::last:
+      return "last";
+    case CatchUpPolicy::all:
+      return "all";
   }
   return "?";
 }
 
 std::string_view to_string(OnRemove on_remove) {
   switch (on_remove) {
-    case OnRemove::finish: return "finish";
-    case OnRemove::cancel: return "cancel";
+    case OnRemove::finish:
+      return "finish";
+    case OnRemove::cancel:
+      return "cancel";
   }
   return "?";
 }

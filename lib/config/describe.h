@@ -9,8 +9,8 @@
 
 namespace kairos::config {
 
-std::string_view to_string(ScheduleKind kind);  // "after", "at", "every", "cron"
-std::string_view to_string(Overlap overlap);    // "allow", "forbid", "replace", "queue"
+std::string_view to_string(ScheduleKind kind);     // "after", "at", "every", "cron"
+std::string_view to_string(Overlap overlap);       // "allow", "forbid", "replace", "queue"
 std::string_view to_string(CatchUpPolicy policy);  // "none", "last", "all"
 std::string_view to_string(OnRemove on_remove);    // "finish", "cancel"
 

@@ -17,15 +17,15 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr std::array<std::string_view, 17> kJobKeys{
-    "description", "command", "shell",  "schedule",      "working_dir", "env",
-    "timeout",     "kill_grace", "output_limit", "enabled", "retry",    "concurrency",
-    "max_instances", "pool",  "catch_up", "user",        "group"};
+    "description",   "command",    "shell",        "schedule", "working_dir", "env",
+    "timeout",       "kill_grace", "output_limit", "enabled",  "retry",       "concurrency",
+    "max_instances", "pool",       "catch_up",     "user",     "group"};
 // The job keys that make sense for every job, plus the default cron time zone.
 constexpr std::array<std::string_view, 13> kDefaultsKeys{
-    "timezone", "working_dir", "env",  "timeout", "kill_grace", "output_limit", "retry",
-    "concurrency", "max_instances", "pool", "catch_up", "user", "group"};
-constexpr std::array<std::string_view, 6> kScheduleKeys{"after", "at", "every", "cron",
-                                                        "jitter", "timezone"};
+    "timezone",    "working_dir",   "env",  "timeout",  "kill_grace", "output_limit", "retry",
+    "concurrency", "max_instances", "pool", "catch_up", "user",       "group"};
+constexpr std::array<std::string_view, 6> kScheduleKeys{"after", "at",     "every",
+                                                        "cron",  "jitter", "timezone"};
 constexpr std::array<std::string_view, 6> kRetryKeys{"attempts",    "backoff", "factor",
                                                      "max_backoff", "jitter",  "on"};
 constexpr std::array<std::string_view, 2> kCatchUpKeys{"policy", "max_age"};
@@ -55,7 +55,8 @@ std::optional<std::string> read_zone(const Reader& r, const Entry& e) {
     } catch (const std::exception&) {
       // No time zone database at all: the message below still says what is wrong.
     }
-    r.error(e.value_loc, e.key + ": unknown time zone '" + *name + "'" + did_you_mean(*name, names));
+    r.error(e.value_loc,
+            e.key + ": unknown time zone '" + *name + "'" + did_you_mean(*name, names));
     return std::nullopt;
   }
 }
@@ -76,8 +77,8 @@ void read_retry(const Reader& r, const Entry& entry, RetryPolicy& retry) {
       if (auto v = r.number(e, 0.0, 1.0)) retry.jitter = *v;
     } else if (e.key == "on") {
       if (!e.value.IsSequence()) {
-        r.error(e.value_loc, "on: expected a list of failure, timeout; got " +
-                                 Reader::describe(e.value));
+        r.error(e.value_loc,
+                "on: expected a list of failure, timeout; got " + Reader::describe(e.value));
         continue;
       }
       bool on_failure = false, on_timeout = false, ok = true;
@@ -85,9 +86,12 @@ void read_retry(const Reader& r, const Entry& entry, RetryPolicy& retry) {
         const Entry one{"on", e.key_node, item, e.key_loc,
                         item.IsNull() ? e.value_loc : r.loc(item)};
         auto which = r.choice(one, kRetryOnNames);
-        if (!which) ok = false;
-        else if (*which == 0) on_failure = true;
-        else on_timeout = true;
+        if (!which)
+          ok = false;
+        else if (*which == 0)
+          on_failure = true;
+        else
+          on_timeout = true;
       }
       if (ok) {
         retry.on_failure = on_failure;
@@ -111,12 +115,11 @@ void read_catch_up(const Reader& r, const Entry& entry, CatchUp& catch_up) {
 
 void read_env(const Reader& r, const Entry& entry, std::map<std::string, std::string>& env) {
   for (const Entry& e : r.entries(entry.value, entry.value_loc, entry.key)) {
-    const bool name_ok =
-        !e.key.empty() && !(e.key[0] >= '0' && e.key[0] <= '9') &&
-        std::all_of(e.key.begin(), e.key.end(), [](char c) {
-          return c == '_' || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
-                 (c >= 'a' && c <= 'z');
-        });
+    const bool name_ok = !e.key.empty() && !(e.key[0] >= '0' && e.key[0] <= '9') &&
+                         std::all_of(e.key.begin(), e.key.end(), [](char c) {
+                           return c == '_' || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+                                  (c >= 'a' && c <= 'z');
+                         });
     if (!name_ok) {
       r.error(e.key_loc, "env: invalid variable name '" + e.key +
                              "' (letters, digits and '_', not starting with a digit)");
@@ -255,8 +258,8 @@ std::optional<Schedule> read_schedule(const Reader& r, const Entry& entry,
   } else if (jitter) {
     if (auto v = r.duration(*jitter)) {
       if (*v >= s.every && s.every.count() > 0) {
-        r.error(jitter->value_loc, "jitter: must be shorter than every (" +
-                                       format_duration(s.every) + ")");
+        r.error(jitter->value_loc,
+                "jitter: must be shorter than every (" + format_duration(s.every) + ")");
       }
       s.jitter = *v;
     }
@@ -306,8 +309,8 @@ std::optional<JobSpec> read_job(const Reader& r, const Entry& entry, const JobDe
   spec.name = entry.key;
   spec.loc = entry.key_loc;
   if (!entry.value.IsMap()) {
-    r.error(entry.value_loc, "job '" + entry.key + "': expected a map, got " +
-                                 Reader::describe(entry.value));
+    r.error(entry.value_loc,
+            "job '" + entry.key + "': expected a map, got " + Reader::describe(entry.value));
     return std::nullopt;
   }
   auto entries = r.entries(entry.value, entry.value_loc, "job '" + entry.key + "'");

@@ -26,11 +26,11 @@ enum class ScheduleKind { after, at, every, cron };
 
 struct Schedule {
   ScheduleKind kind = ScheduleKind::after;
-  Duration after{0};          // kind == after: delay after the daemon (re)starts
-  TimePoint at{};             // kind == at: the instant
-  Duration every{0};          // kind == every: the period
-  Duration jitter{0};         // kind == every: each firing delayed by uniform [0, jitter]
-  std::string cron;           // kind == cron: the expression as written
+  Duration after{0};             // kind == after: delay after the daemon (re)starts
+  TimePoint at{};                // kind == at: the instant
+  Duration every{0};             // kind == every: the period
+  Duration jitter{0};            // kind == every: each firing delayed by uniform [0, jitter]
+  std::string cron;              // kind == cron: the expression as written
   std::string timezone = "UTC";  // kind == cron: IANA zone (job's, else defaults', else UTC)
   bool operator==(const Schedule&) const = default;
 };
@@ -97,7 +97,7 @@ struct DaemonConfig {
   Duration shutdown_grace{std::chrono::seconds(30)};
   std::vector<std::string> include{"jobs.d/*.yaml"};
   HistoryRetention history;
-  bool watch = false;              // reload when a config file changes
+  bool watch = false;  // reload when a config file changes
   OnRemove on_remove = OnRemove::finish;
   bool operator==(const DaemonConfig&) const = default;
 };

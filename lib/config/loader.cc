@@ -49,7 +49,8 @@ Text read_text(const std::string& path) {
 class Loader {
  public:
   Loader(const LoadOptions& options, std::string main_file)
-      : options_(options), main_file_(std::move(main_file)),
+      : options_(options),
+        main_file_(std::move(main_file)),
         main_dir_(fs::path(main_file_).parent_path()) {}
 
   LoadResult run(const std::string& text) {
@@ -251,8 +252,7 @@ class Loader {
         main_reader.error(at, "include: pattern must not be empty");
         continue;
       }
-      const std::string full =
-          pattern.starts_with('/') ? pattern : (main_dir_ / pattern).string();
+      const std::string full = pattern.starts_with('/') ? pattern : (main_dir_ / pattern).string();
       glob_t g{};
       const int rc = glob(full.c_str(), 0, nullptr, &g);
       std::vector<std::string> matches(g.gl_pathv, g.gl_pathv + (rc == 0 ? g.gl_pathc : 0));
@@ -290,8 +290,8 @@ class Loader {
     std::vector<Entry> rest;
     for (const Entry& e : entries) {
       if (e.key == "daemon" || e.key == "pools" || e.key == "defaults") {
-        r.error(e.key_loc, "'" + e.key + "' is only allowed in the main config file " +
-                               main_file_ + "; included files hold only 'jobs:'");
+        r.error(e.key_loc, "'" + e.key + "' is only allowed in the main config file " + main_file_ +
+                               "; included files hold only 'jobs:'");
       } else {
         rest.push_back(e);
       }
@@ -322,7 +322,8 @@ class Loader {
 
 LoadResult internal_error(const std::string& file, const std::exception& e) {
   LoadResult result;
-  result.errors.push_back(Diagnostic{SourceLoc{file, 0, 0}, std::string("internal error: ") + e.what()});
+  result.errors.push_back(
+      Diagnostic{SourceLoc{file, 0, 0}, std::string("internal error: ") + e.what()});
   return result;
 }
 

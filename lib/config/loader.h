@@ -26,8 +26,8 @@ struct LoadOptions {
 };
 
 struct LoadResult {
-  std::optional<Config> config;     // set only when errors is empty
-  std::vector<Diagnostic> errors;   // all problems, in file order
+  std::optional<Config> config;    // set only when errors is empty
+  std::vector<Diagnostic> errors;  // all problems, in file order
   bool ok() const { return errors.empty(); }
 };
 

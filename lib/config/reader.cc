@@ -1,12 +1,12 @@
 #include "config/reader.h"
 
+#include <yaml-cpp/eventhandler.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <map>
 #include <sstream>
-
-#include <yaml-cpp/eventhandler.h>
 
 #include "config/suggest.h"
 
@@ -65,9 +65,13 @@ std::string format_loc(const SourceLoc& loc) {
   return loc.file + ":" + std::to_string(loc.line) + ":" + std::to_string(loc.column);
 }
 
-std::string Diagnostic::str() const { return format_loc(loc) + ": " + message; }
+std::string Diagnostic::str() const {
+  return format_loc(loc) + ": " + message;
+}
 
-std::size_t Diagnostics::count() const { return list_.size(); }
+std::size_t Diagnostics::count() const {
+  return list_.size();
+}
 
 void Diagnostics::add(SourceLoc loc, std::string message) {
   list_.push_back(Diagnostic{std::move(loc), std::move(message)});
@@ -104,13 +108,15 @@ std::optional<YAML::Node> Reader::parse_document(const std::string& text) const 
         const YAML::Mark at = docs[n - 1].start;
         const auto pos = static_cast<std::size_t>(at.pos);
         const std::string what = pos < text.size() ? "'" + text.substr(pos, 1) + "'" : "input";
-        error(SourceLoc{file_, at.line + 1, at.column + 1}, "YAML syntax error: unexpected " + what);
+        error(SourceLoc{file_, at.line + 1, at.column + 1},
+              "YAML syntax error: unexpected " + what);
         return std::nullopt;
       }
     }
     if (probe.documents.size() > 1) {
-      error(SourceLoc{file_, probe.documents[1].start.line + 1, probe.documents[1].start.column + 1},
-            "only one YAML document per file is allowed");
+      error(
+          SourceLoc{file_, probe.documents[1].start.line + 1, probe.documents[1].start.column + 1},
+          "only one YAML document per file is allowed");
       return std::nullopt;
     }
     // The first document is known to end, so loading it cannot hang.
@@ -169,16 +175,16 @@ std::vector<Entry> Reader::entries(const YAML::Node& map, const SourceLoc& where
     const SourceLoc key_loc = loc(it->first);
     Entry e{"", it->first, it->second, key_loc, it->second.IsNull() ? key_loc : loc(it->second)};
     if (!e.key_node.IsScalar()) {
-      error(e.key_loc, std::string(what) + ": keys must be plain strings, got " +
-                           describe(e.key_node));
+      error(e.key_loc,
+            std::string(what) + ": keys must be plain strings, got " + describe(e.key_node));
       continue;
     }
     e.key = e.key_node.Scalar();  // a std::string: assigning it is harmless
     if (report_duplicates) {
       auto [first, inserted] = seen.emplace(e.key, e.key_loc);
       if (!inserted) {
-        error(e.key_loc, "duplicate key '" + e.key + "' (first defined at " +
-                             format_loc(first->second) + ")");
+        error(e.key_loc,
+              "duplicate key '" + e.key + "' (first defined at " + format_loc(first->second) + ")");
         continue;
       }
     }
@@ -242,9 +248,9 @@ std::optional<std::int64_t> Reader::integer(const Entry& e, std::int64_t min,
     return std::nullopt;
   }
   if (value < min || value > max) {
-    const std::string range = max == INT64_MAX ? "at least " + std::to_string(min)
-                                               : "between " + std::to_string(min) + " and " +
-                                                     std::to_string(max);
+    const std::string range =
+        max == INT64_MAX ? "at least " + std::to_string(min)
+                         : "between " + std::to_string(min) + " and " + std::to_string(max);
     error(e.value_loc, e.key + ": must be " + range + ", got " + *text);
     return std::nullopt;
   }
@@ -277,8 +283,8 @@ std::optional<double> Reader::number(const Entry& e, double min, double max) con
       if (s.ends_with('.')) s.pop_back();
       return s;
     };
-    const std::string range = std::isinf(max) ? "at least " + fmt(min)
-                                              : "between " + fmt(min) + " and " + fmt(max);
+    const std::string range =
+        std::isinf(max) ? "at least " + fmt(min) : "between " + fmt(min) + " and " + fmt(max);
     error(e.value_loc, e.key + ": must be " + range + ", got " + *text);
     return std::nullopt;
   }

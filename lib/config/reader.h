@@ -39,8 +39,11 @@ class Diagnostics {
 struct Entry {
   Entry(std::string key_, YAML::Node key_node_, YAML::Node value_, SourceLoc key_loc_,
         SourceLoc value_loc_)
-      : key(std::move(key_)), key_node(std::move(key_node_)), value(std::move(value_)),
-        key_loc(std::move(key_loc_)), value_loc(std::move(value_loc_)) {}
+      : key(std::move(key_)),
+        key_node(std::move(key_node_)),
+        value(std::move(value_)),
+        key_loc(std::move(key_loc_)),
+        value_loc(std::move(value_loc_)) {}
   Entry(const Entry&) = default;
   Entry& operator=(const Entry&) = delete;
 

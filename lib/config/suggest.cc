@@ -31,7 +31,8 @@ std::string did_you_mean(std::string_view word, std::span<const std::string_view
   int best_distance = 3;
   for (std::string_view candidate : candidates) {
     const int distance = edit_distance(word, candidate);
-    if (distance < best_distance && distance * 2 < static_cast<int>(std::max(word.size(), candidate.size()))) {
+    if (distance < best_distance &&
+        distance * 2 < static_cast<int>(std::max(word.size(), candidate.size()))) {
       best = candidate;
       best_distance = distance;
     }

@@ -71,8 +71,7 @@ std::optional<Duration> parse_duration(const std::string& text, std::string* err
       }
     }
     if (!unit) {
-      set(error, rest.empty() ? "invalid duration '" + text + "': missing unit (e.g. " + text +
-                                    "s)"
+      set(error, rest.empty() ? "invalid duration '" + text + "': missing unit (e.g. " + text + "s)"
                               : hint);
       return std::nullopt;
     }
@@ -84,8 +83,8 @@ std::optional<Duration> parse_duration(const std::string& text, std::string* err
     previous_factor = unit->factor;
     rest.remove_prefix(unit->name.size());
     const auto limit = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-    if (*number > (limit - static_cast<std::uint64_t>(total)) /
-                      static_cast<std::uint64_t>(unit->factor)) {
+    if (*number >
+        (limit - static_cast<std::uint64_t>(total)) / static_cast<std::uint64_t>(unit->factor)) {
       set(error, "invalid duration '" + text + "': too large");
       return std::nullopt;
     }
@@ -136,7 +135,8 @@ std::string format_size(std::uint64_t bytes) {
   for (int i = 3; i >= 0; --i) {
     const auto factor = static_cast<std::uint64_t>(kSizeUnits[static_cast<std::size_t>(i)].factor);
     if (bytes != 0 && bytes % factor == 0) {
-      return std::to_string(bytes / factor) + std::string(kSizeUnits[static_cast<std::size_t>(i)].name);
+      return std::to_string(bytes / factor) +
+             std::string(kSizeUnits[static_cast<std::size_t>(i)].name);
     }
   }
   return std::to_string(bytes);

@@ -1,7 +1,7 @@
 // Every example config shipped in etc/ loads cleanly: the examples are documentation, and
 // documentation that does not load is worse than none.
-#include <gtest/gtest.h>
 #include <glob.h>
+#include <gtest/gtest.h>
 
 #include "config/loader.h"
 

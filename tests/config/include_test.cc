@@ -41,10 +41,11 @@ constexpr const char* kJob = "    command: [/bin/true]\n    schedule: {every: 1m
 TEST_F(Include, DefaultGlobReadsJobsDInOrderWithDefaultsAndPools) {
   const std::string main = write("kairos.yaml", std::string("pools: {db: 1}\n"
                                                             "defaults: {timeout: 5m}\n"
-                                                            "jobs:\n  main-job:\n") + kJob);
+                                                            "jobs:\n  main-job:\n") +
+                                                    kJob);
   const std::string b = write("jobs.d/b.yaml", std::string("jobs:\n  b-job:\n") + kJob);
-  const std::string a =
-      write("jobs.d/a.yaml", std::string("version: 1\njobs:\n  a-job:\n") + kJob + "    pool: db\n");
+  const std::string a = write(
+      "jobs.d/a.yaml", std::string("version: 1\njobs:\n  a-job:\n") + kJob + "    pool: db\n");
   write("jobs.d/ignored.yml", "not: [valid");
   LoadResult r = load_file(main);
   ASSERT_TRUE(r.ok()) << errors(r).at(0);
@@ -65,11 +66,12 @@ TEST_F(Include, MissingJobsDirIsFine) {
 
 TEST_F(Include, DuplicateAcrossFilesNamesBothPlaces) {
   const std::string main = write("kairos.yaml", std::string("jobs:\n  backup:\n") + kJob);
-  const std::string extra =
-      write("jobs.d/extra.yaml", std::string("# more\njobs:\n  other:\n") + kJob + "  backup:\n" + kJob);
+  const std::string extra = write(
+      "jobs.d/extra.yaml", std::string("# more\njobs:\n  other:\n") + kJob + "  backup:\n" + kJob);
   LoadResult r = load_file(main);
-  EXPECT_EQ(errors(r), (std::vector<std::string>{extra + ":6:3: duplicate job 'backup' (first defined at " +
-                                                 main + ":2:3)"}));
+  EXPECT_EQ(errors(r),
+            (std::vector<std::string>{extra + ":6:3: duplicate job 'backup' (first defined at " +
+                                      main + ":2:3)"}));
 }
 
 TEST_F(Include, ProblemsOfAllFilesComeSortedByFileThenPosition) {
@@ -77,7 +79,8 @@ TEST_F(Include, ProblemsOfAllFilesComeSortedByFileThenPosition) {
                                  "daemon: {include: [\"b/*.yaml\", \"a/*.yaml\"]}\n"
                                  "jobs:\n  m:\n    command: [x]\n    schedule: {every: 1x}\n");
   const std::string b = write("b/1.yaml", "jobs:\n  b1:\n    shell: x\n    timeout: 1y\n");
-  const std::string a = write("a/1.yaml", "jobs:\n  a1: {command: [x], schedule: {after: 1s}, pool: p}\n");
+  const std::string a =
+      write("a/1.yaml", "jobs:\n  a1: {command: [x], schedule: {after: 1s}, pool: p}\n");
   LoadResult r = load_file(main);
   EXPECT_EQ(errors(r),
             (std::vector<std::string>{
@@ -94,13 +97,12 @@ TEST_F(Include, IncludedFilesHoldOnlyJobs) {
   const std::string inc =
       write("jobs.d/x.yaml", "daemon: {watch: true}\npools: {a: 1}\nversion: 1\njbos: {}\n");
   LoadResult r = load_file(main);
-  EXPECT_EQ(errors(r),
-            (std::vector<std::string>{
-                inc + ":1:1: 'daemon' is only allowed in the main config file " + main +
-                    "; included files hold only 'jobs:'",
-                inc + ":2:1: 'pools' is only allowed in the main config file " + main +
-                    "; included files hold only 'jobs:'",
-                inc + ":4:1: unknown key 'jbos' (did you mean 'jobs'?)"}));
+  EXPECT_EQ(errors(r), (std::vector<std::string>{
+                           inc + ":1:1: 'daemon' is only allowed in the main config file " + main +
+                               "; included files hold only 'jobs:'",
+                           inc + ":2:1: 'pools' is only allowed in the main config file " + main +
+                               "; included files hold only 'jobs:'",
+                           inc + ":4:1: unknown key 'jbos' (did you mean 'jobs'?)"}));
 }
 
 TEST_F(Include, SyntaxErrorInOneFileDoesNotHideTheOthers) {
@@ -114,7 +116,8 @@ TEST_F(Include, SyntaxErrorInOneFileDoesNotHideTheOthers) {
 }
 
 TEST_F(Include, AFileMatchedTwiceOrTheMainFileIsReadOnce) {
-  const std::string main = write("kairos.yaml", "daemon: {include: [\"*.yaml\", \"jobs.d/*\", \"jobs.d/x.yaml\"]}\n");
+  const std::string main =
+      write("kairos.yaml", "daemon: {include: [\"*.yaml\", \"jobs.d/*\", \"jobs.d/x.yaml\"]}\n");
   write("jobs.d/x.yaml", std::string("jobs:\n  x:\n") + kJob);
   LoadResult r = load_file(main);
   ASSERT_TRUE(r.ok()) << errors(r).at(0);

@@ -1,9 +1,10 @@
 // config::load_string over whole documents: what a good file becomes, and the exact
 // file:line:column diagnostics of bad ones.
+#include "config/loader.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "config/loader.h"
 #include "config/rfc3339.h"
 
 namespace kairos::config {
@@ -86,15 +87,19 @@ TEST(Loader, DesignExampleLoadsAsDocumented) {
 
   const JobSpec& backup = c.jobs[0];
   EXPECT_EQ(backup.description, "Full database dump");
-  EXPECT_EQ(backup.argv, (std::vector<std::string>{"/bin/sh", "-c",
-                                                   "pg_dump app | zstd > /srv/backup/app.sql.zst"}));
+  EXPECT_EQ(backup.argv, (std::vector<std::string>{
+                             "/bin/sh", "-c", "pg_dump app | zstd > /srv/backup/app.sql.zst"}));
   EXPECT_TRUE(backup.is_shell);
   EXPECT_EQ(backup.schedule.kind, ScheduleKind::cron);
   EXPECT_EQ(backup.schedule.cron, "30 2 * * *");
   EXPECT_EQ(backup.schedule.timezone, "Europe/Berlin");
-  EXPECT_EQ(backup.retry, (RetryPolicy{.attempts = 4, .backoff = 30s, .factor = 2,
-                                       .max_backoff = 10min, .jitter = 0.2,
-                                       .on_failure = true, .on_timeout = true}));
+  EXPECT_EQ(backup.retry, (RetryPolicy{.attempts = 4,
+                                       .backoff = 30s,
+                                       .factor = 2,
+                                       .max_backoff = 10min,
+                                       .jitter = 0.2,
+                                       .on_failure = true,
+                                       .on_timeout = true}));
   EXPECT_EQ(backup.concurrency, Overlap::forbid);
   EXPECT_EQ(backup.pool, "database");
   EXPECT_EQ(backup.catch_up, (CatchUp{CatchUpPolicy::last, 6h}));
@@ -186,8 +191,8 @@ jobs:
   EXPECT_EQ(plain.catch_up.policy, CatchUpPolicy::all);
   EXPECT_EQ(plain.working_dir, "/tmp");
   EXPECT_EQ(plain.pool, "db");
-  EXPECT_EQ(plain.env, (std::map<std::string, std::string>{{"A", "from-defaults"},
-                                                           {"B", "from-defaults"}}));
+  EXPECT_EQ(plain.env,
+            (std::map<std::string, std::string>{{"A", "from-defaults"}, {"B", "from-defaults"}}));
 
   const JobSpec& own = *find(c, "own");
   EXPECT_EQ(own.schedule.timezone, "Europe/Paris");
@@ -279,9 +284,8 @@ TEST(Loader, UserAndGroupNeedRoot) {
   EXPECT_EQ(c.jobs.at(0).group, "root");
   EXPECT_EQ(errors_of("defaults: {user: no-such-user-kairos, group: no-such-group-kairos}\n",
                       as_root(true)),
-            (std::vector<std::string>{
-                "k.yaml:1:18: user: unknown user 'no-such-user-kairos'",
-                "k.yaml:1:46: group: unknown group 'no-such-group-kairos'"}));
+            (std::vector<std::string>{"k.yaml:1:18: user: unknown user 'no-such-user-kairos'",
+                                      "k.yaml:1:46: group: unknown group 'no-such-group-kairos'"}));
 }
 
 TEST(Loader, ProblemsInDefaultsAreReportedOnceNotPerJob) {
@@ -307,8 +311,8 @@ TEST(Loader, EveryKeyOfTheFormLoads) {
   EXPECT_TRUE(c.daemon.database.starts_with("/"));
   const JobSpec& backup = *find(c, "backup");
   EXPECT_EQ(backup.schedule.timezone, "America/New_York");
-  EXPECT_EQ(backup.env, (std::map<std::string, std::string>{{"LANG", "C.UTF-8"},
-                                                            {"TARGET", "/srv"}}));
+  EXPECT_EQ(backup.env,
+            (std::map<std::string, std::string>{{"LANG", "C.UTF-8"}, {"TARGET", "/srv"}}));
   EXPECT_EQ(backup.kill_grace, 250ms);
   EXPECT_FALSE(backup.enabled);
   EXPECT_EQ(find(c, "once-after-start")->retry.on_timeout, false);  // from defaults

@@ -41,8 +41,8 @@ TEST(Duration, FormatIsShortestAndRoundTrips) {
   EXPECT_EQ(format_duration(Duration{90 * 24h}), "90d");
   EXPECT_EQ(format_duration(Duration{1500}), "1s500ms");
   EXPECT_EQ(format_duration(Duration{-30s}), "-30s");
-  for (std::int64_t ms : {1LL, 999LL, 1000LL, 61'000LL, 3'600'000LL, 86'400'001LL,
-                          123'456'789'012LL}) {
+  for (std::int64_t ms :
+       {1LL, 999LL, 1000LL, 61'000LL, 3'600'000LL, 86'400'001LL, 123'456'789'012LL}) {
     EXPECT_EQ(parse_duration(format_duration(Duration{ms})), Duration{ms}) << ms;
   }
 }
@@ -56,8 +56,7 @@ TEST(Size, ParsesUnits) {
   EXPECT_EQ(parse_size("64KB"), 64000u);
   EXPECT_EQ(parse_size("1MB"), 1000000u);
   EXPECT_EQ(parse_size("0"), 0u);
-  for (const char* bad : {"", "KiB", "1.5MiB", "-1", "64kib", "64 KiB", "1XB",
-                          "99999999999TiB"}) {
+  for (const char* bad : {"", "KiB", "1.5MiB", "-1", "64kib", "64 KiB", "1XB", "99999999999TiB"}) {
     std::string error;
     EXPECT_EQ(parse_size(bad, &error), std::nullopt) << bad;
     EXPECT_NE(error.find("invalid size"), std::string::npos) << bad;
@@ -90,10 +89,10 @@ TEST(Rfc3339, ParsesOffsetsAndZulu) {
 }
 
 TEST(Rfc3339, RejectsIncompleteOrImpossibleTimes) {
-  for (const char* bad : {"2027-01-01T03:00:00", "2027-01-01", "2027-02-30T00:00:00Z",
-                          "2027-01-01T24:00:00Z", "2027-01-01T23:60:00Z",
-                          "2027-01-01T23:59:60Z", "2027-01-01T00:00:00+1:00",
-                          "2027-01-01T00:00:00Zjunk", "27-01-01T00:00:00Z", "tomorrow"}) {
+  for (const char* bad :
+       {"2027-01-01T03:00:00", "2027-01-01", "2027-02-30T00:00:00Z", "2027-01-01T24:00:00Z",
+        "2027-01-01T23:60:00Z", "2027-01-01T23:59:60Z", "2027-01-01T00:00:00+1:00",
+        "2027-01-01T00:00:00Zjunk", "27-01-01T00:00:00Z", "tomorrow"}) {
     std::string error;
     EXPECT_EQ(parse_rfc3339(bad, &error), std::nullopt) << bad;
     EXPECT_NE(error.find("invalid time"), std::string::npos) << bad;
