@@ -33,7 +33,8 @@ struct LoadResult {
 
 /// Reads the main file and its includes; never throws for bad input.
 LoadResult load_file(const std::string& path, const LoadOptions& options = {});
-/// Same from text (tests, `kairosctl validate -`); `filename` is used in diagnostics.
+/// Same from text (tests, `kairosctl validate -`); `filename` is used in diagnostics, and
+/// its directory anchors `include` globs and relative paths, as for load_file.
 LoadResult load_string(const std::string& text, const std::string& filename,
                        const LoadOptions& options = {});
 
