@@ -313,7 +313,19 @@ std::optional<JobSpec> read_job(const Reader& r, const Entry& entry, const JobDe
             "job '" + entry.key + "': expected a map, got " + Reader::describe(entry.value));
     return std::nullopt;
   }
-  auto entries = r.entries(entry.value, entry.value_loc, "job '" + entry.key + "'");
+  auto all = r.entries(entry.value, entry.value_loc, "job '" + entry.key + "'");
+  // Schedule keys written directly on the job are a common slip; say where they go.
+  std::vector<Entry> entries;
+  for (const Entry& e : all) {
+    const bool schedule_key = e.key == "after" || e.key == "at" || e.key == "every" ||
+                              e.key == "cron" || e.key == "timezone" || e.key == "jitter";
+    if (schedule_key) {
+      r.error(e.key_loc,
+              "'" + e.key + "' belongs inside schedule:, as in schedule: {" + e.key + ": ...}");
+    } else {
+      entries.push_back(e);
+    }
+  }
   r.keep_known(entries, kJobKeys);
   const Entry* program = nullptr;
   const Entry* max_instances = nullptr;
