@@ -1,5 +1,6 @@
 // kairosd: the kairos job scheduler daemon. Runs in the foreground, logs to stderr.
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -28,6 +29,16 @@ int main(int argc, char** argv) {
   // Under systemd the journal adds its own timestamp; keep the line short and greppable.
   spdlog::set_pattern(std::getenv("INVOCATION_ID") ? "%^%l%$ %v" : "%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   spdlog::set_level(spdlog::level::from_str(log_level));
+
+  // Bench only (bench/load): KAIROS_BENCH_BALLAST_MIB=N allocates and touches N MiB at start,
+  // so the spawn path can be measured with a large resident set (fork() slows down with RSS;
+  // posix_spawn's vfork must not). Never set it in production.
+  if (const char* mib = std::getenv("KAIROS_BENCH_BALLAST_MIB")) {
+    std::size_t bytes = std::strtoull(mib, nullptr, 10) << 20;
+    static char* ballast = static_cast<char*>(std::malloc(bytes));
+    if (ballast) std::memset(ballast, 1, bytes);
+    spdlog::warn("bench: {} MiB of ballast allocated (KAIROS_BENCH_BALLAST_MIB)", bytes >> 20);
+  }
 
   kairos::daemon::ServiceOptions o;
   o.config_path = config;

@@ -1,9 +1,12 @@
 #include "daemon/runner.h"
 
 #include <signal.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
@@ -32,6 +35,25 @@ std::string last_line(const std::string& out) {
   for (char& c : line)
     if (static_cast<unsigned char>(c) < 0x20 && c != '\t') c = '?';
   return line;
+}
+
+/// Bench only (bench/load): with KAIROS_BENCH_SPAWN_TRACE=FILE, one line per spawn,
+/// "run attempt scheduled_at_ms spawn_begin_ns spawn_end_ns" (CLOCK_REALTIME), buffered and
+/// flushed at exit. The history's millisecond columns are too coarse for sub-ms lateness.
+std::FILE* spawn_trace() {
+  static std::FILE* f = [] {
+    const char* path = std::getenv("KAIROS_BENCH_SPAWN_TRACE");
+    std::FILE* out = path ? std::fopen(path, "we") : nullptr;
+    if (out) std::setvbuf(out, nullptr, _IOFBF, 1 << 20);
+    return out;
+  }();
+  return f;
+}
+
+std::int64_t realtime_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 void log_attempt_end(const Run& run, const store::AttemptRow& a) {
@@ -253,7 +275,13 @@ Task<AttemptOutcome> Runner::attempt(Run* run, int n) {
 
   AttemptOutcome out;
   std::string err;
+  std::FILE* trace = spawn_trace();
+  std::int64_t spawn_begin = trace ? realtime_ns() : 0;
   auto proc = processes_.spawn(o, &err);
+  if (trace && proc)
+    std::fprintf(trace, "%lld %d %lld %lld %lld\n", static_cast<long long>(run->id), n,
+                 static_cast<long long>(run->scheduled_at), static_cast<long long>(spawn_begin),
+                 static_cast<long long>(realtime_ns()));
   if (!proc) {
     out.status = "failed";
     out.error = err;
