@@ -1,3 +1,5 @@
+#include <time.h>
+
 #include "async/timer.h"
 #include "async/wall_timer.h"
 #include "loop_fixture.h"
@@ -82,6 +84,42 @@ TEST_F(WallTimerTest, TenThousandDueAtOnce) {
   run([]() -> Task<void> { co_return; }());
   EXPECT_EQ(fired, 10000);
   EXPECT_LE(wt_->wakeups(), 2u);
+}
+
+}  // namespace
+}  // namespace kairos::async
+
+namespace kairos::async {
+namespace {
+
+/// Steps the wall clock to its own current value: a no-op for the time of day, but it
+/// is a "clock was set" event for TFD_TIMER_CANCEL_ON_SET. Needs CAP_SYS_TIME.
+bool step_clock_in_place() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return ::clock_settime(CLOCK_REALTIME, &ts) == 0;
+}
+
+class WallClockStepTest : public testing::LoopTest {};
+
+TEST_F(WallClockStepTest, ClockStepWakesEveryWaiterWithClockChanged) {
+  std::string err;
+  auto wt = WallTimer::create(loop(), &err);
+  ASSERT_TRUE(wt) << err;
+  std::vector<WakeReason> seen;
+  for (int i = 0; i < 3; ++i)
+    scope().spawn([](WallTimer* w, std::vector<WakeReason>* s) -> Task<void> {
+      s->push_back(co_await w->sleep_until(WallTimer::now() + std::chrono::hours(1)));
+    }(wt.get(), &seen));
+  bool stepped = false;
+  run([](WallTimer* w, bool* stepped) -> Task<void> {
+    co_await sleep_for(std::chrono::milliseconds(20));
+    *stepped = step_clock_in_place();
+    if (!*stepped) w->close();  // release the waiters so the loop can end
+  }(wt.get(), &stepped));
+  if (!stepped) GTEST_SKIP() << "clock_settime not permitted here";
+  EXPECT_EQ(seen, std::vector<WakeReason>(3, WakeReason::clock_changed));
+  wt->close();
 }
 
 }  // namespace
