@@ -23,6 +23,9 @@ namespace {
 constexpr Millis kLateGrace = 1000;
 /// Enumeration bound when counting firings of calendar schedules.
 constexpr std::int64_t kCountCap = 1'000'000;
+/// History pruning: every kPruneEvery finished runs, delete at most kPruneSlice old ones.
+constexpr std::uint64_t kPruneEvery = 500;
+constexpr std::int64_t kPruneSlice = 1000;
 
 async::WallTimer::TimePoint to_tp(Millis t) {
   return async::WallTimer::TimePoint(duration_cast<nanoseconds>(milliseconds(t)));
@@ -121,6 +124,7 @@ void Scheduler::save_state(const Job& job) {
 }
 
 void Scheduler::start(const config::Config& cfg) {
+  retention_ = cfg.daemon.history;
   Millis now = now_ms();
   for (const auto& spec : cfg.jobs) {
     auto job = make_job(spec, now, nullptr);
@@ -263,6 +267,14 @@ void Scheduler::on_run_finished(Run& run) {
   act.erase(std::remove_if(act.begin(), act.end(), [&](const auto& r) { return r.get() == &run; }),
             act.end());
   if (runs_.empty()) idle_.set();
+  // Keep the history bounded while running, a slice at a time so the loop never stalls
+  // (deleting costs tens of µs per run).
+  if (++finished_since_prune_ >= kPruneEvery) {
+    finished_since_prune_ = 0;
+    auto n = history_.write().prune(retention_.keep_per_job, retention_.keep_for.count(),
+                                    now_ms(), kPruneSlice);
+    if (n > 0) spdlog::debug("history: pruned {} old run(s)", n);
+  }
 }
 
 Millis Scheduler::catch_up(const std::shared_ptr<Job>& job, Millis from, Millis to) {
@@ -372,6 +384,7 @@ ReloadDiff Scheduler::apply(const config::Config& cfg) {
   jobs_ = std::move(next);
   order_ = std::move(order);
   runner_.set_limits(cfg.daemon.max_concurrent_runs, cfg.pools);
+  retention_ = cfg.daemon.history;
   for (auto& job : to_launch) launch(job);
   return d;
 }

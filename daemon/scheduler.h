@@ -99,6 +99,8 @@ class Scheduler {
   std::map<std::int64_t, std::shared_ptr<Run>> runs_;
   async::Event idle_;
   bool firing_ = true;
+  config::HistoryRetention retention_;
+  std::uint64_t finished_since_prune_ = 0;
 };
 
 /// The account a job runs as: the daemon's own, or `user:`/`group:` (root only).
