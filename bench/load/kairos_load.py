@@ -1,0 +1,498 @@
+#!/usr/bin/python3
+"""End-to-end load driver: the real kairosd against a bare posix_spawn loop and APScheduler 3.9,
+side by side on one machine. Python 3 standard library only. See bench/load/README.md.
+
+    kairos_load.py --build DIR [--scale full|smoke] [--skip-aps] [--json FILE] [--only S,S]
+
+Every figure comes from kairosd's history database, its bench-only spawn trace
+(KAIROS_BENCH_SPAWN_TRACE, CLOCK_REALTIME ns) and /proc/PID of the process under test.
+"""
+import argparse
+import json
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TICK = os.sysconf("SC_CLK_TCK")
+
+SCALES = {
+    #        lateness jobs/secs, burst, throughput jobs/secs, rss jobs, ballast, idle jobs/secs
+    "full": dict(late_n=1000, late_s=12, burst_n=1000, tp_jobs=64, tp_s=10, rss_small=10,
+                 rss_big=10000, ballast_mib=256, idle_n=10000, idle_s=60),
+    "smoke": dict(late_n=20, late_s=3, burst_n=20, tp_jobs=8, tp_s=1, rss_small=10,
+                  rss_big=200, ballast_mib=16, idle_n=200, idle_s=1),
+}
+
+
+# --- /proc ---------------------------------------------------------------------------------
+
+def cpu_seconds(pid):
+    """utime + stime of the process (all threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def status_value(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return None
+
+
+def voluntary_switches(pid):
+    """Sum over every thread: a helper thread waking up counts too."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def pct(values, p):
+    if not values:
+        return float("nan")
+    v = sorted(values)
+    k = min(len(v) - 1, max(0, math.ceil(p / 100 * len(v)) - 1))
+    return v[k]
+
+
+# --- kairosd -------------------------------------------------------------------------------
+
+class Kairosd:
+    """kairosd on a private state dir; started() waits for its "started" log line."""
+
+    def __init__(self, build, workdir, env=None):
+        self.exe = os.path.join(build, "daemon", "kairosd")
+        self.dir = workdir
+        self.trace = os.path.join(workdir, "spawn.trace")
+        self.log = os.path.join(workdir, "kairosd.log")
+        self.db = os.path.join(workdir, "history.db")
+        self.env = dict(os.environ, KAIROS_BENCH_SPAWN_TRACE=self.trace, **(env or {}))
+        self.proc = None
+
+    def write_config(self, jobs_yaml, max_concurrent=32):
+        path = os.path.join(self.dir, "kairos.yaml")
+        with open(path, "w") as f:
+            f.write("version: 1\n")
+            f.write(f"daemon: {{max_concurrent_runs: {max_concurrent}, include: [], "
+                    f"history: {{keep_per_job: 0, keep_for: 0}}}}\n")
+            f.write("defaults: {timeout: 0}\njobs:\n")
+            f.write(jobs_yaml)
+        return path
+
+    def start(self, timeout=120):
+        cfg = os.path.join(self.dir, "kairos.yaml")
+        logf = open(self.log, "w")
+        self.proc = subprocess.Popen([self.exe, "--config", cfg, "--state-dir", self.dir],
+                                     stderr=logf, stdout=logf, env=self.env)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"kairosd exited: {open(self.log).read()[-2000:]}")
+            with open(self.log) as f:
+                if " started: " in f.read():
+                    return self.proc.pid
+            time.sleep(0.02)
+        raise RuntimeError("kairosd did not start in time")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def spawns(self):
+        """[(run, attempt, scheduled_at_ms, spawn_begin_ns, spawn_end_ns)]"""
+        if not os.path.exists(self.trace):
+            return []
+        with open(self.trace) as f:
+            return [tuple(int(x) for x in line.split()) for line in f if line.strip()]
+
+    def query(self, sql, args=()):
+        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30)
+        try:
+            return con.execute(sql, args).fetchall()
+        finally:
+            con.close()
+
+
+def job_lines(n, schedule, command, extra=""):
+    return "".join(f"  j{i:05d}: {{command: [{command}], schedule: {schedule}{extra}}}\n"
+                   for i in range(n))
+
+
+# --- APScheduler ---------------------------------------------------------------------------
+
+class Aps:
+    def __init__(self, scenario, params, env=None):
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", os.path.join(HERE, "aps_runner.py"), scenario,
+             json.dumps(params)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            env=dict(os.environ, **(env or {})))
+        line = self.proc.stdout.readline()
+        if line.strip() != "READY":
+            raise RuntimeError(f"aps_runner did not start: {line!r}")
+        self.pid = self.proc.pid
+
+    def result(self, stop=True):
+        if stop:
+            self.proc.send_signal(signal.SIGTERM)
+        out = self.proc.stdout.read()
+        self.proc.wait()
+        return json.loads(out.strip().splitlines()[-1])
+
+
+def aps_available():
+    return subprocess.run(["/usr/bin/python3", "-c", "import apscheduler"],
+                          capture_output=True).returncode == 0
+
+
+# --- scenarios -----------------------------------------------------------------------------
+
+def bare(build, mode, *args, env=None):
+    exe = os.path.join(build, "bench", "load", "kairos_bare_spawn")
+    out = subprocess.run([exe, mode, *map(str, args)], capture_output=True, text=True,
+                         check=True, env=dict(os.environ, **(env or {})))
+    return json.loads(out.stdout)
+
+
+def lateness_stats(lat_ms):
+    return {"n": len(lat_ms), "p50_ms": pct(lat_ms, 50), "p99_ms": pct(lat_ms, 99),
+            "max_ms": max(lat_ms) if lat_ms else float("nan")}
+
+
+def scenario_lateness(a, S, tmp, job):
+    """N `every: 1s` jobs, phases spread evenly over the second; lateness = spawn start − due."""
+    n, secs = S["late_n"], S["late_s"]
+    res = {}
+    k = Kairosd(a.build, tempfile.mkdtemp(dir=tmp, prefix="late-"))
+    # The phase of an `every` job is its anchor, kept in job_state. Create the jobs once
+    # (far interval, nothing fires), then spread the anchors over one second.
+    k.write_config(job_lines(n, "{every: 1d}", job), max_concurrent=max(32, n))
+    k.start()
+    k.stop()
+    base_ms = (int(time.time()) - 10) * 1000
+    con = sqlite3.connect(k.db)
+    for i in range(n):
+        con.execute("UPDATE job_state SET anchor = ?, last_fired = NULL WHERE job = ?",
+                    (base_ms + i * 1000 // n, f"j{i:05d}"))
+    con.execute("DELETE FROM runs")
+    con.commit()
+    con.close()
+    k.write_config(job_lines(n, "{every: 1s}", job, ", concurrency: allow, max_instances: 2"),
+                   max_concurrent=max(32, n))
+    t_start = time.time()
+    pid = k.start()
+    time.sleep(secs)
+    c0 = cpu_seconds(pid)
+    t_stop = time.time()
+    k.stop()
+    warm_ms = (t_start + 2) * 1000  # skip the first firings after start-up
+    lat = [(b / 1e6 - s) for (_, att, s, b, e) in k.spawns() if att == 1 and s >= warm_ms]
+    res["kairos"] = lateness_stats(lat)
+    rows = k.query("SELECT count(*), sum(started_at - scheduled_at) FROM runs "
+                   "WHERE trigger='schedule' AND status='succeeded' AND scheduled_at >= ?",
+                   (warm_ms,))[0]
+    res["kairos"]["history_rows"] = rows[0]
+    res["kairos"]["expected"] = int(n * (t_stop - t_start - 2))
+    res["kairos"]["cpu_s"] = c0
+    if not a.skip_aps:
+        base_ns = (int(time.time()) - 10) * 1_000_000_000
+        ap = Aps("lateness", {"n": n, "base_ns": base_ns, "prog": job})
+        t0 = time.time_ns()
+        time.sleep(secs)
+        t_stop = time.time_ns()
+        r = ap.result()
+        lat = []
+        for (i, b, e) in r["records"]:
+            if b < t0 + 2_000_000_000:
+                continue
+            phase = base_ns + i * 1_000_000_000 // n
+            lat.append(((b - phase) % 1_000_000_000) / 1e6)  # due = latest phase ≤ b
+        res["aps"] = lateness_stats(lat)
+        res["aps"]["expected"] = int(n * ((t_stop - t0) / 1e9 - 2))
+    return res
+
+
+def kairos_burst(a, S, tmp, n, env=None):
+    k = Kairosd(a.build, tempfile.mkdtemp(dir=tmp, prefix="burst-"), env=env)
+    at = int(time.time()) + 4 + n // 250
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+    k.write_config(job_lines(n, f'{{at: "{stamp}"}}', "/bin/true"), max_concurrent=n + 1)
+    pid = k.start()
+    rss = status_value(pid, "VmRSS")
+    deadline = time.time() + 120 + n / 10
+    while time.time() < deadline and (time.time() < at or len(k.query(
+            "SELECT id FROM runs WHERE status IN ('queued','running')")) > 0):
+        time.sleep(0.1)
+    k.stop()
+    spawns = k.spawns()
+    ends = [e for (_, _, _, _, e) in spawns]
+    last = (max(ends) / 1e9 - at) if ends else float("nan")
+    return {"n": len(spawns), "last_started_s": last, "per_second": len(spawns) / last,
+            "rss_kib": rss}
+
+
+def aps_burst(n, env=None):
+    at_ns = (int(time.time()) + 4 + n // 250) * 1_000_000_000
+    ap = Aps("burst", {"n": n, "at_ns": at_ns, "prog": "/bin/true"}, env=env)
+    rss = status_value(ap.pid, "VmRSS")
+    r = ap.result(stop=False)
+    ends = [e for (_, _, e) in r["records"]]
+    last = (max(ends) - at_ns) / 1e9 if ends else float("nan")
+    return {"n": len(ends), "last_started_s": last, "per_second": len(ends) / last,
+            "rss_kib": rss}
+
+
+def scenario_burst(a, S, tmp):
+    """N one-shot jobs due at the same instant running /bin/true: time until the last started."""
+    n = S["burst_n"]
+    res = {"bare": bare(a.build, "burst", n)}
+    res["bare"]["last_started_s"] = res["bare"]["seconds"]
+    res["kairos"] = kairos_burst(a, S, tmp, n)
+    if not a.skip_aps:
+        res["aps"] = aps_burst(n)
+    return res
+
+
+def scenario_ballast(a, S, tmp):
+    """The burst again with the scheduler's RSS inflated: spawn rate must not depend on RSS."""
+    n, mib = S["burst_n"], S["ballast_mib"]
+    env = {"KAIROS_BENCH_BALLAST_MIB": str(mib)}
+    res = {"mib": mib, "bare": bare(a.build, "burst", n, env=env),
+           "kairos": kairos_burst(a, S, tmp, n, env=env)}
+    if not a.skip_aps:
+        res["aps"] = aps_burst(n, env=env)
+    return res
+
+
+def scenario_throughput(a, S, tmp, job):
+    """J jobs offered ~1.3x the bare spawn+reap rate; runs/s completed with history recorded,
+    and daemon CPU per run over the same window."""
+    jobs, secs = S["tp_jobs"], S["tp_s"]
+    b = bare(a.build, "rate", max(200, int(secs * 100)), 32, job)
+    offered = 1.3 * b["per_second"]
+    every_ms = max(10, int(jobs * 1000 / offered))
+    res = {"bare": b, "jobs": jobs, "every_ms": every_ms,
+           "offered_per_s": jobs * 1000 / every_ms}
+    k = Kairosd(a.build, tempfile.mkdtemp(dir=tmp, prefix="tp-"))
+    k.write_config(job_lines(jobs, f"{{every: {every_ms}ms}}", job), max_concurrent=32)
+    pid = k.start()
+    time.sleep(1.5)  # warm-up
+    t0, c0 = time.time(), cpu_seconds(pid)
+    time.sleep(secs)
+    t1, c1 = time.time(), cpu_seconds(pid)
+    k.stop()
+    done = k.query("SELECT count(*) FROM runs WHERE status='succeeded' AND finished_at >= ? "
+                   "AND finished_at < ?", (int(t0 * 1000), int(t1 * 1000)))[0][0]
+    skipped = k.query("SELECT count(*) FROM runs WHERE status='skipped' AND finished_at >= ? "
+                      "AND finished_at < ?", (int(t0 * 1000), int(t1 * 1000)))[0][0]
+    res["kairos"] = {"runs": done, "per_second": done / (t1 - t0), "skipped": skipped,
+                     "cpu_us_per_run": (c1 - c0) / max(1, done) * 1e6,
+                     "cpu_share": (c1 - c0) / (t1 - t0)}
+    if not a.skip_aps:
+        ap = Aps("throughput", {"jobs": jobs, "every_ms": every_ms, "prog": job})
+        time.sleep(1.5)
+        t0n, c0 = time.time_ns(), cpu_seconds(ap.pid)
+        time.sleep(secs)
+        t1n, c1 = time.time_ns(), cpu_seconds(ap.pid)
+        r = ap.result()
+        done = sum(1 for d in r["done_ns"] if t0n <= d < t1n)
+        res["aps"] = {"runs": done, "per_second": done / ((t1n - t0n) / 1e9),
+                      "cpu_us_per_run": (c1 - c0) / max(1, done) * 1e6,
+                      "cpu_share": (c1 - c0) / ((t1n - t0n) / 1e9)}
+    return res
+
+
+def scenario_rest(a, S, tmp):
+    """RSS at rest with few and many far-future jobs; idle voluntary context switches of the
+    big one over idle_s (kairos and APScheduler idle side by side, so it costs the time once)."""
+    res = {}
+    far = "{cron: \"0 0 1 1 *\"}"
+    small = Kairosd(a.build, tempfile.mkdtemp(dir=tmp, prefix="rest10-"))
+    small.write_config(job_lines(S["rss_small"], far, "/bin/true"))
+    pid = small.start()
+    time.sleep(1)
+    res["rss_small_kib"] = {"kairos": status_value(pid, "VmRSS")}
+    small.stop()
+    big = Kairosd(a.build, tempfile.mkdtemp(dir=tmp, prefix="rest-big-"))
+    big.write_config(job_lines(S["rss_big"], far, "/bin/true"))
+    kpid = big.start()
+    procs = {"kairos": kpid}
+    apbig = None
+    if not a.skip_aps:
+        apsmall = Aps("idle", {"n": S["rss_small"]})
+        time.sleep(1)
+        res["rss_small_kib"]["aps"] = status_value(apsmall.pid, "VmRSS")
+        apsmall.result()
+        apbig = Aps("idle", {"n": S["rss_big"]})
+        procs["aps"] = apbig.pid
+    time.sleep(2)  # settle: start-up writes and log flushes are not "idle"
+    res["rss_big_kib"] = {name: status_value(p, "VmRSS") for name, p in procs.items()}
+    v0 = {name: voluntary_switches(p) for name, p in procs.items()}
+    time.sleep(S["idle_s"])
+    res["idle_switches"] = {name: voluntary_switches(p) - v0[name] for name, p in procs.items()}
+    res["idle_s"] = S["idle_s"]
+    big.stop()
+    if apbig:
+        apbig.result()
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", required=True, help="CMake build dir with kairosd and bench/load")
+    ap.add_argument("--scale", choices=sorted(SCALES), default="full")
+    ap.add_argument("--aps", choices=["on", "off", "auto"], default="on",
+                    help="also run APScheduler (auto: only if python3-apscheduler is installed)")
+    ap.add_argument("--check", action="store_true",
+                    help="exit 1 unless every figure is present and sane (the ctest smoke test)")
+    ap.add_argument("--only", default="lateness,burst,ballast,throughput,rest")
+    ap.add_argument("--json", help="also write the results to this file")
+    a = ap.parse_args()
+    a.build = os.path.abspath(a.build)
+    a.skip_aps = a.aps == "off" or (a.aps == "auto" and not aps_available())
+    if not a.skip_aps and not aps_available():
+        sys.exit("APScheduler is missing: apt-get install -y python3-apscheduler (or --aps off)")
+    S = SCALES[a.scale]
+    job = os.path.join(a.build, "bench", "load", "kairos_bench_job")
+    out = {"scale": a.scale, "machine": {
+        "nproc": os.cpu_count(), "kernel": os.uname().release,
+        "loadavg_start": os.getloadavg()[0]}}
+    with tempfile.TemporaryDirectory(prefix="kairos-load-") as tmp:
+        for name in a.only.split(","):
+            t0 = time.time()
+            if name == "lateness":
+                out[name] = scenario_lateness(a, S, tmp, job)
+            elif name == "burst":
+                out[name] = scenario_burst(a, S, tmp)
+            elif name == "ballast":
+                out[name] = scenario_ballast(a, S, tmp)
+            elif name == "throughput":
+                out[name] = scenario_throughput(a, S, tmp, job)
+            elif name == "rest":
+                out[name] = scenario_rest(a, S, tmp)
+            else:
+                sys.exit(f"unknown scenario {name}")
+            print(f"# {name} ({time.time() - t0:.0f} s, load {os.getloadavg()[0]:.1f}): "
+                  f"{json.dumps(out[name])}", file=sys.stderr, flush=True)
+    out["machine"]["loadavg_end"] = os.getloadavg()[0]
+    report(out)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(out, f, indent=1)
+    if a.check:
+        problems = check(out, a.skip_aps)
+        for p in problems:
+            print(f"insane: {p}", file=sys.stderr)
+        sys.exit(1 if problems else 0)
+
+
+def check(o, skip_aps):
+    """No timing assertions: only that every scenario ran and its numbers make sense."""
+    bad = []
+    ok = lambda v: isinstance(v, (int, float)) and math.isfinite(v) and v >= 0
+    want = lambda cond, what: None if cond else bad.append(what)
+    who = ["kairos"] + ([] if skip_aps else ["aps"])
+    if "lateness" in o:
+        for w in who:
+            L = o["lateness"][w]
+            want(L["n"] >= L["expected"] // 2, f"lateness {w}: {L['n']} runs traced, "
+                 f"~{L['expected']} expected")
+            want(all(ok(L[p]) for p in ("p50_ms", "p99_ms", "max_ms")), f"lateness {w}: {L}")
+            want(L["p50_ms"] <= L["p99_ms"] <= L["max_ms"], f"lateness {w} not ordered: {L}")
+        want(o["lateness"]["kairos"]["history_rows"] == o["lateness"]["kairos"]["n"],
+             "lateness: spawn trace and history disagree")
+    for sc in ("burst", "ballast"):
+        if sc in o:
+            for w in who + ["bare"]:
+                B = o[sc][w]
+                n = B["n"]
+                want(n == o[sc]["bare"]["n"] and ok(B["per_second"]) and B["per_second"] > 0,
+                     f"{sc} {w}: {B}")
+    if "throughput" in o:
+        for w in who:
+            T = o["throughput"][w]
+            want(T["runs"] > 0 and ok(T["per_second"]) and ok(T["cpu_us_per_run"]),
+                 f"throughput {w}: {T}")
+    if "rest" in o:
+        R = o["rest"]
+        for w in who:
+            want(0 < R["rss_small_kib"][w] < 1 << 20 and 0 < R["rss_big_kib"][w] < 1 << 21,
+                 f"rest {w}: RSS {R}")
+            want(ok(R["idle_switches"][w]), f"rest {w}: switches {R}")
+    return bad
+
+
+def report(o):
+    """The table of docs/PERFORMANCE.md: figure | kairos | APScheduler | bare limit | ratio."""
+    rows = []
+
+    def row(what, k, aps=None, bare=None, ratio="", target=""):
+        f = lambda v: "—" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v))
+        rows.append(f"| {what} | {f(k)} | {f(aps)} | {f(bare)} | {ratio} | {target} |")
+
+    g = lambda d, *ks: None if d is None else (d.get(ks[0]) if len(ks) == 1
+                                              else g(d.get(ks[0]), *ks[1:]))
+    if "lateness" in o:
+        L = o["lateness"]
+        for p in ("p50_ms", "p99_ms", "max_ms"):
+            row(f"lateness {p[:-3]} (ms), {L['kairos']['expected']} firings expected",
+                L["kairos"][p], g(L, "aps", p), target={"p50_ms": "≤ 0.2", "p99_ms": "≤ 1",
+                                                      "max_ms": ""}[p])
+        row("lateness: runs traced / history rows", f"{L['kairos']['n']} / "
+            f"{L['kairos']['history_rows']}", g(L, "aps", "n"))
+    if "burst" in o:
+        B = o["burst"]
+        kb, bb = B["kairos"]["last_started_s"], B["bare"]["last_started_s"]
+        row(f"burst of {B['bare']['n']}: last started after (s)", kb,
+            g(B, "aps", "last_started_s"), bb, f"{kb / bb:.2f}× bare", "≤ 1.25× bare")
+    if "throughput" in o:
+        T = o["throughput"]
+        kt, bt = T["kairos"]["per_second"], T["bare"]["per_second"]
+        row(f"sustained runs/s (offered {T['offered_per_s']:.0f}/s)", kt,
+            g(T, "aps", "per_second"), bt, f"{100 * kt / bt:.0f} % of bare", "≥ 90 %")
+        row("daemon CPU per run (µs)", T["kairos"]["cpu_us_per_run"],
+            g(T, "aps", "cpu_us_per_run"), None, "", "≤ 50")
+    if "ballast" in o and "burst" in o:
+        Bl, B = o["ballast"], o["burst"]
+        kr, k0 = Bl["kairos"]["per_second"], B["kairos"]["per_second"]
+        ar = g(Bl, "aps", "per_second")
+        a0 = g(B, "aps", "per_second")
+        row(f"spawn rate with {Bl['mib']} MiB RSS (/s)", kr, ar, Bl["bare"]["per_second"],
+            f"{100 * kr / k0:.0f} % of small-RSS"
+            + (f" (APS {100 * ar / a0:.0f} %)" if ar and a0 else ""), "≥ 90 %")
+    if "rest" in o:
+        R = o["rest"]
+        row("RSS at rest, few jobs (MiB)", R["rss_small_kib"]["kairos"] / 1024,
+            (g(R, "rss_small_kib", "aps") or 0) / 1024 or None, target="≤ 6")
+        row("RSS at rest, many jobs (MiB)", R["rss_big_kib"]["kairos"] / 1024,
+            (g(R, "rss_big_kib", "aps") or 0) / 1024 or None, target="≤ 24")
+        row(f"idle voluntary ctx switches / {R['idle_s']} s", R["idle_switches"]["kairos"],
+            g(R, "idle_switches", "aps"), target="0")
+    print("| figure | kairos | APScheduler | bare limit | ratio | target |")
+    print("|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    m = o["machine"]
+    print(f"\nscale={o['scale']} nproc={m['nproc']} kernel={m['kernel']} "
+          f"load average {m['loadavg_start']:.1f} → {m['loadavg_end']:.1f}")
+
+
+if __name__ == "__main__":
+    main()

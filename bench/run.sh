@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The full benchmark (not part of CI): micro-benchmarks, then the end-to-end load driver
+# against the bare posix_spawn limit and APScheduler 3.9, side by side.
+#
+#   bench/run.sh [BUILD_DIR]        default build/ (scripts/dev bench builds it first)
+#   OUT=DIR bench/run.sh            where results go (default bench-results/DATE)
+#
+# Needs python3-apscheduler (apt-get install -y python3-apscheduler). Takes ~10 minutes.
+# Figures depend on the machine being otherwise idle: it prints `uptime` before and after.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+OUT=${OUT:-bench-results/$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$OUT"
+
+{
+  echo "date: $(date -u +%FT%TZ)"
+  echo "nproc: $(nproc)"
+  echo "cpu: $(lscpu | sed -n 's/^Model name: *//p')"
+  echo "kernel: $(uname -r)"
+  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "uptime before: $(uptime)"
+} | tee "$OUT/machine.txt"
+
+echo "==> micro-benchmarks"
+"$BUILD/bench/kairos_bench_cron" --benchmark_filter=BM_NextFireMix --benchmark_min_time=1 \
+  | tee "$OUT/cron.txt"
+"$BUILD/bench/kairos_bench_config" | tee "$OUT/config.txt"
+"$BUILD/bench/kairos_bench_store" 2>&1 | tee "$OUT/store.txt"
+
+echo "==> end-to-end load (bench/load/kairos_load.py)"
+/usr/bin/python3 bench/load/kairos_load.py --build "$BUILD" --scale full --json "$OUT/load.json" \
+  | tee "$OUT/load.md"
+
+echo "uptime after: $(uptime)" | tee -a "$OUT/machine.txt"
+echo "==> results in $OUT"
