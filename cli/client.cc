@@ -36,8 +36,7 @@ std::optional<Client> Client::connect(const std::string& path, Unreachable* why)
     int err = errno;
     ::close(fd);
     std::string text = std::strerror(err);
-    if (err == EACCES)
-      text += " (the socket is for root, kairosd's user and its socket_group)";
+    if (err == EACCES) text += " (the socket is for root, kairosd's user and its socket_group)";
     why->message = unreachable_text(path, text);
     return std::nullopt;
   }
@@ -93,7 +92,8 @@ Client::Outcome Client::call(std::string_view method, const nlohmann::json& para
     if (timeout.count() > 0) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return lost("no answer within " + std::to_string(timeout.count() / 1000) + "s");
+      if (left.count() <= 0)
+        return lost("no answer within " + std::to_string(timeout.count() / 1000) + "s");
       wait_ms = int(std::min<std::int64_t>(left.count(), 100));
     }
     pollfd p{fd_, POLLIN, 0};

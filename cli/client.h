@@ -4,12 +4,11 @@
 
 #include <chrono>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
-
-#include <nlohmann/json.hpp>
 
 #include "protocol/errors.h"
 
@@ -26,7 +25,10 @@ class Client {
   /// Connects; on failure returns nullopt and fills *why.
   static std::optional<Client> connect(const std::string& path, Unreachable* why);
 
-  Client(Client&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)), buf_(std::move(o.buf_)), next_id_(o.next_id_) { o.fd_ = -1; }
+  Client(Client&& o) noexcept
+      : fd_(o.fd_), path_(std::move(o.path_)), buf_(std::move(o.buf_)), next_id_(o.next_id_) {
+    o.fd_ = -1;
+  }
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
   Client& operator=(Client&&) = delete;

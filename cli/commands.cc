@@ -1,11 +1,12 @@
 // The commands that talk to kairosd.
+#include "cli/commands.h"
+
 #include <unistd.h>
 
 #include <cstdio>
 #include <iostream>
 
 #include "cli/client.h"
-#include "cli/commands.h"
 #include "config/loader.h"
 #include "protocol/messages.h"
 #include "schedule/rfc3339.h"
@@ -76,19 +77,25 @@ Called<T> call(const Context& ctx, std::string_view method, const json& params,
   std::string err;
   out.value = proto::decode<T>(out.raw, &err);
   if (!out.value) {
-    out.exit = fail(ctx, kFailed, "unexpected reply from kairosd to '" + std::string(method) +
-                                      "': " + err);
+    out.exit = fail(ctx, kFailed,
+                    "unexpected reply from kairosd to '" + std::string(method) + "': " + err);
   }
   return out;
 }
 
-void print_json(const json& j) { std::cout << j.dump(2, ' ', false, json::error_handler_t::replace) << "\n"; }
+void print_json(const json& j) {
+  std::cout << j.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+}
 
-std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
+std::string or_dash(const std::string& s) {
+  return s.empty() ? "-" : s;
+}
 
 /// "failed 3m ago, exit 2" / "succeeded 12s ago" / "running since 5s".
 std::string describe_last(const proto::RunInfo& r, std::int64_t now) {
-  std::optional<std::int64_t> when = r.finished_at ? r.finished_at : r.started_at ? r.started_at : r.scheduled_at;
+  std::optional<std::int64_t> when = r.finished_at  ? r.finished_at
+                                     : r.started_at ? r.started_at
+                                                    : r.scheduled_at;
   std::string s = r.status;
   if (when) s += " " + relative(*when, now);
   if (r.status != "succeeded") {
@@ -113,7 +120,8 @@ std::string why_text(const proto::RunInfo& r) {
   else if (r.signal)
     s = "signal " + std::to_string(*r.signal);
   if (!r.error.empty()) s += (s.empty() ? "" : ", ") + r.error;
-  if (r.attempts > 1) s += (s.empty() ? "" : " ") + std::string("after ") + std::to_string(r.attempts) + " attempts";
+  if (r.attempts > 1)
+    s += (s.empty() ? "" : " ") + std::string("after ") + std::to_string(r.attempts) + " attempts";
   return s;
 }
 
@@ -134,9 +142,9 @@ void add_run_rows(Table& t, const std::vector<proto::RunInfo>& runs, std::int64_
       cells.push_back(r.job);
       colors.push_back(Color::none);
     }
-    cells.insert(cells.end(), {r.trigger, when ? local_datetime(*when) : "-",
-                               when ? relative(*when, now) : "", run_duration(r, now), r.status,
-                               std::to_string(r.attempts), or_dash(result)});
+    cells.insert(cells.end(),
+                 {r.trigger, when ? local_datetime(*when) : "-", when ? relative(*when, now) : "",
+                  run_duration(r, now), r.status, std::to_string(r.attempts), or_dash(result)});
     colors.insert(colors.end(), {Color::none, Color::none, Color::dim, Color::none,
                                  status_color(r.status), Color::none, Color::none});
     t.add(std::move(cells), std::move(colors));
@@ -146,8 +154,13 @@ void add_run_rows(Table& t, const std::vector<proto::RunInfo>& runs, std::int64_
 Table run_table(bool with_job) {
   std::vector<Table::Column> cols = {{"RUN", false, true}};
   if (with_job) cols.push_back({"JOB", true, false});
-  cols.insert(cols.end(), {{"TRIGGER"}, {"STARTED"}, {"AGE"}, {"DURATION", false, true},
-                           {"STATUS"}, {"ATTEMPTS", false, true}, {"RESULT", true, false}});
+  cols.insert(cols.end(), {{"TRIGGER"},
+                           {"STARTED"},
+                           {"AGE"},
+                           {"DURATION", false, true},
+                           {"STATUS"},
+                           {"ATTEMPTS", false, true},
+                           {"RESULT", true, false}});
   return Table(std::move(cols));
 }
 
@@ -225,8 +238,9 @@ int cmd_show(const Context& ctx, const std::string& job) {
   }
   auto field = [&](const std::string& k, const std::string& v, Color c = Color::none) {
     if (v.empty()) return;
-    std::cout << paint(ctx.term, Color::bold, k) << std::string(13 - std::min<size_t>(12, k.size()), ' ')
-              << paint(ctx.term, c, v) << "\n";
+    std::cout << paint(ctx.term, Color::bold, k)
+              << std::string(13 - std::min<size_t>(12, k.size()), ' ') << paint(ctx.term, c, v)
+              << "\n";
   };
   field("job", s.name);
   field("description", d.description);
@@ -237,7 +251,8 @@ int cmd_show(const Context& ctx, const std::string& job) {
   field("user", d.user);
   field("concurrency", d.concurrency);
   field("pool", d.pool);
-  field("timeout", d.timeout_ms ? config::format_duration(std::chrono::milliseconds(d.timeout_ms)) : "none");
+  field("timeout",
+        d.timeout_ms ? config::format_duration(std::chrono::milliseconds(d.timeout_ms)) : "none");
   if (d.retry.attempts > 1) {
     std::string on;
     for (const auto& o : d.retry.on) on += (on.empty() ? "" : ",") + o;
@@ -250,9 +265,13 @@ int cmd_show(const Context& ctx, const std::string& job) {
                        (on.empty() ? "" : ", on " + on));
   }
   if (!d.catch_up.empty() && d.catch_up != "none")
-    field("catch-up", d.catch_up + (d.catch_up_max_age_ms
-                                        ? " (max age " + config::format_duration(std::chrono::milliseconds(d.catch_up_max_age_ms)) + ")"
-                                        : ""));
+    field("catch-up",
+          d.catch_up +
+              (d.catch_up_max_age_ms
+                   ? " (max age " +
+                         config::format_duration(std::chrono::milliseconds(d.catch_up_max_age_ms)) +
+                         ")"
+                   : ""));
   if (!s.running_runs.empty()) {
     std::string ids;
     for (auto id : s.running_runs) ids += (ids.empty() ? "" : ", ") + std::to_string(id);
@@ -263,7 +282,8 @@ int cmd_show(const Context& ctx, const std::string& job) {
   std::cout << "\n" << paint(ctx.term, Color::bold, "Next firings") << "\n";
   if (d.next_fires.empty()) std::cout << "  none\n";
   for (auto at : d.next_fires)
-    std::cout << "  " << rfc3339(at, *zone) << "  " << paint(ctx.term, Color::dim, relative(at, now)) << "\n";
+    std::cout << "  " << rfc3339(at, *zone) << "  "
+              << paint(ctx.term, Color::dim, relative(at, now)) << "\n";
   std::cout << "\n" << paint(ctx.term, Color::bold, "Recent runs") << "\n";
   if (d.recent_runs.empty()) {
     std::cout << "  none\n";
@@ -312,7 +332,8 @@ int cmd_run(const Context& ctx, const std::string& job, bool wait, bool force) {
   auto tick = [&] {
     if (!show_progress) return;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::steady_clock::now() - start).count();
+                  std::chrono::steady_clock::now() - start)
+                  .count();
     std::cerr << "\r\033[Krunning " << job << " \xe2\x80\xa6 " << short_duration(ms) << std::flush;
   };
   auto r = call<proto::RunInfo>(ctx, proto::method::run, p, std::chrono::milliseconds(0), tick);
@@ -324,12 +345,15 @@ int cmd_run(const Context& ctx, const std::string& job, bool wait, bool force) {
     print_json(r.raw);
     return ok ? kOk : kFailed;
   }
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  start)
+                .count();
   if (ok) {
     std::cout << "run " << run.id << " of " << job << " "
               << paint(ctx.term, Color::green, "succeeded") << " in "
-              << (run.started_at && run.finished_at ? short_duration(*run.finished_at - *run.started_at, true)
-                                                    : short_duration(ms, true))
+              << (run.started_at && run.finished_at
+                      ? short_duration(*run.finished_at - *run.started_at, true)
+                      : short_duration(ms, true))
               << (run.attempts > 1 ? " after " + std::to_string(run.attempts) + " attempts" : "")
               << "\n";
     return kOk;
@@ -394,8 +418,9 @@ int cmd_history(const Context& ctx, const HistoryArgs& a) {
     } else if (auto d = config::parse_duration(a.since, nullptr)) {
       p.since = now_ms() - d->count();
     } else {
-      return fail(ctx, kUsage, "--since: expected an RFC 3339 time or a duration like 2h, got '" +
-                                   a.since + "'");
+      return fail(
+          ctx, kUsage,
+          "--since: expected an RFC 3339 time or a duration like 2h, got '" + a.since + "'");
     }
   }
   auto r = call<proto::HistoryResult>(ctx, proto::method::history, p);
@@ -423,7 +448,8 @@ int cmd_logs(const Context& ctx, std::int64_t run_id) {
   }
   const auto& run = r.value->run;
   if (r.value->attempts.empty()) {
-    std::cout << "run " << run.id << " of " << run.job << " (" << run.status << ") has no attempts\n";
+    std::cout << "run " << run.id << " of " << run.job << " (" << run.status
+              << ") has no attempts\n";
     return kOk;
   }
   bool first = true;
@@ -431,12 +457,13 @@ int cmd_logs(const Context& ctx, std::int64_t run_id) {
     if (!first) std::cout << "\n";
     first = false;
     std::string head = "=== run " + std::to_string(run.id) + " (" + run.job + ") attempt " +
-                       std::to_string(a.attempt) + "/" + std::to_string(std::max(run.attempts, a.attempt)) +
-                       ": " + a.status;
+                       std::to_string(a.attempt) + "/" +
+                       std::to_string(std::max(run.attempts, a.attempt)) + ": " + a.status;
     if (a.exit_code) head += ", exit " + std::to_string(*a.exit_code);
     if (a.signal) head += ", signal " + std::to_string(*a.signal);
     if (a.started_at) head += ", started " + local_datetime(*a.started_at);
-    if (a.started_at && a.finished_at) head += ", took " + short_duration(*a.finished_at - *a.started_at, true);
+    if (a.started_at && a.finished_at)
+      head += ", took " + short_duration(*a.finished_at - *a.started_at, true);
     head += " ===";
     std::cout << paint(ctx.term, Color::bold, head) << "\n";
     if (!a.error.empty()) std::cout << paint(ctx.term, Color::red, "error: " + a.error) << "\n";

@@ -42,6 +42,7 @@ int cmd_next_expr(const Context& ctx, const std::string& expr, const std::string
                   const std::string& after, int count);
 
 /// Prints "kairosctl: MESSAGE" to stderr (and, with --json, {"error": ...} to stdout).
-int fail(const Context& ctx, int code, const std::string& message, const std::string& kind = "error");
+int fail(const Context& ctx, int code, const std::string& message,
+         const std::string& kind = "error");
 
 }  // namespace kairos::cli

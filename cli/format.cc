@@ -34,14 +34,29 @@ std::string paint(const Terminal& term, Color c, const std::string& text) {
   if (!term.color || c == Color::none || text.empty()) return text;
   const char* code = "";
   switch (c) {
-    case Color::bold: code = "1"; break;
-    case Color::dim: code = "2"; break;
-    case Color::red: code = "31"; break;
-    case Color::green: code = "32"; break;
-    case Color::yellow: code = "33"; break;
-    case Color::blue: code = "34"; break;
-    case Color::cyan: code = "36"; break;
-    case Color::none: break;
+    case Color::bold:
+      code = "1";
+      break;
+    case Color::dim:
+      code = "2";
+      break;
+    case Color::red:
+      code = "31";
+      break;
+    case Color::green:
+      code = "32";
+      break;
+    case Color::yellow:
+      code = "33";
+      break;
+    case Color::blue:
+      code = "34";
+      break;
+    case Color::cyan:
+      code = "36";
+      break;
+    case Color::none:
+      break;
   }
   return std::string("\033[") + code + "m" + text + "\033[0m";
 }
@@ -87,8 +102,7 @@ std::string short_duration(std::int64_t ms, bool millis) {
   if (ms < 1000) return millis ? std::to_string(ms) + "ms" : "0s";
   std::int64_t s = ms / 1000;
   if (s < 60) {
-    if (millis && s < 10)
-      return std::to_string(s) + "." + std::to_string((ms % 1000) / 100) + "s";
+    if (millis && s < 10) return std::to_string(s) + "." + std::to_string((ms % 1000) / 100) + "s";
     return std::to_string(s) + "s";
   }
   const std::pair<std::int64_t, const char*> units[] = {
@@ -150,8 +164,8 @@ std::string local_datetime(std::int64_t at_ms) {
 
 std::string rfc3339(std::int64_t at_ms, const date::time_zone& tz) {
   using namespace std::chrono;
-  return schedule::format_rfc3339(
-      date::floor<seconds>(sys_time<milliseconds>(milliseconds(at_ms))), tz);
+  return schedule::format_rfc3339(date::floor<seconds>(sys_time<milliseconds>(milliseconds(at_ms))),
+                                  tz);
 }
 
 std::size_t display_width(const std::string& s) {
@@ -236,8 +250,9 @@ std::string shell_join(const std::vector<std::string>& argv) {
   std::string out;
   for (const auto& a : argv) {
     if (!out.empty()) out += ' ';
-    bool plain = !a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                   "0123456789-_./=:,+@%") == std::string::npos;
+    bool plain = !a.empty() && a.find_first_not_of(
+                                   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   "0123456789-_./=:,+@%") == std::string::npos;
     if (plain) {
       out += a;
       continue;

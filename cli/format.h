@@ -2,13 +2,13 @@
 // terminal, and colour only when stdout is a TTY and NO_COLOR is unset.
 #pragma once
 
+#include <date/tz.h>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <date/tz.h>
 
 namespace kairos::cli {
 

@@ -1,9 +1,8 @@
 // kairosctl: the control CLI of kairosd. Parses the command line (CLI11) and hands
 // over to one function per command (commands.cc, offline.cc).
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 
@@ -14,7 +13,9 @@ using namespace kairos::cli;
 constexpr const char* kDefaultSocket = "/run/kairos/kairosd.sock";
 constexpr const char* kDefaultConfig = "/etc/kairos/kairos.yaml";
 
-std::string example(const std::string& text) { return "\nExample:\n  " + text + "\n"; }
+std::string example(const std::string& text) {
+  return "\nExample:\n  " + text + "\n";
+}
 
 }  // namespace
 
@@ -34,14 +35,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--json", ctx.json, "Print one JSON document (stable field names) instead of text");
 
-  auto* status = app.add_subcommand("status", "Daemon version, uptime, config, counts, running runs, next firing");
+  auto* status = app.add_subcommand(
+      "status", "Daemon version, uptime, config, counts, running runs, next firing");
   status->footer(example("kairosctl status"));
 
-  auto* list = app.add_subcommand("list", "One line per job: schedule, state, last result, next firing");
-  list->footer(example("kairosctl list --json | jq -r '.jobs[] | select(.state == \"paused\") | .name'"));
+  auto* list =
+      app.add_subcommand("list", "One line per job: schedule, state, last result, next firing");
+  list->footer(
+      example("kairosctl list --json | jq -r '.jobs[] | select(.state == \"paused\") | .name'"));
 
   std::string job;
-  auto* show = app.add_subcommand("show", "A job as loaded, its next 5 firings and its last 10 runs");
+  auto* show =
+      app.add_subcommand("show", "A job as loaded, its next 5 firings and its last 10 runs");
   show->add_option("JOB", job, "Job name")->required();
   show->footer(example("kairosctl show nightly-backup"));
 
@@ -53,9 +58,12 @@ int main(int argc, char** argv) {
   run->footer(example("kairosctl run --wait nightly-backup && echo backup ok"));
 
   std::string target;
-  auto* cancel = app.add_subcommand("cancel", "Cancel one run (by id), or every active run of a job");
+  auto* cancel =
+      app.add_subcommand("cancel", "Cancel one run (by id), or every active run of a job");
   cancel->add_option("RUN_ID|JOB", target, "A run id (digits) or a job name")->required();
-  cancel->footer(example("kairosctl cancel 4711        # one run\n  kairosctl cancel nightly-backup  # all its active runs"));
+  cancel->footer(
+      example("kairosctl cancel 4711        # one run\n  kairosctl cancel nightly-backup  # all "
+              "its active runs"));
 
   auto* pause = app.add_subcommand("pause", "Stop firing JOB's schedule (running runs continue)");
   pause->add_option("JOB", job, "Job name")->required();
@@ -70,8 +78,9 @@ int main(int argc, char** argv) {
   history->add_option("--status,-s", hist.status, "Only runs with this status")
       ->check(CLI::IsMember({"queued", "running", "succeeded", "failed", "timed_out", "cancelled",
                              "skipped", "missed", "interrupted"}));
-  history->add_option("--since", hist.since,
-                      "Only runs since T: RFC 3339 (2026-11-24T08:00:00+01:00) or a duration ago (2h, 7d)");
+  history->add_option(
+      "--since", hist.since,
+      "Only runs since T: RFC 3339 (2026-11-24T08:00:00+01:00) or a duration ago (2h, 7d)");
   history->add_option("--limit,-n", hist.limit, "At most N runs")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
@@ -82,11 +91,13 @@ int main(int argc, char** argv) {
   logs->add_option("RUN_ID", run_id, "Run id (from list, history or show)")->required();
   logs->footer(example("kairosctl logs 4711"));
 
-  auto* reload = app.add_subcommand("reload", "Re-read the configuration; on error keep the old one");
+  auto* reload =
+      app.add_subcommand("reload", "Re-read the configuration; on error keep the old one");
   reload->footer(example("kairosctl reload"));
 
   std::string file = kDefaultConfig;
-  auto* validate = app.add_subcommand("validate", "Offline: check a configuration file, print file:line:col errors");
+  auto* validate = app.add_subcommand(
+      "validate", "Offline: check a configuration file, print file:line:col errors");
   validate->add_option("FILE", file, "Configuration file, or - for stdin")->capture_default_str();
   validate->footer(example("kairosctl validate /etc/kairos/kairos.yaml"));
 
@@ -97,8 +108,11 @@ int main(int argc, char** argv) {
   auto* expr_opt = next->add_option("EXPR", expr, "Cron expression (quote it)");
   auto* job_opt = next->add_option("--job,-j", next_job, "Ask kairosd for this job's next firings");
   auto* tz_opt = next->add_option("--tz", tz, "IANA time zone for EXPR (default: local zone)");
-  auto* after_opt = next->add_option("--after", after, "Start after this RFC 3339 instant (default: now)");
-  next->add_option("--count,-n", count, "How many firings")->check(CLI::Range(1, 10000))->capture_default_str();
+  auto* after_opt =
+      next->add_option("--after", after, "Start after this RFC 3339 instant (default: now)");
+  next->add_option("--count,-n", count, "How many firings")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
   job_opt->excludes(expr_opt)->excludes(tz_opt)->excludes(after_opt);
   next->footer(example(
       "kairosctl next '30 2 * * *' --tz Europe/Berlin --after 2026-03-28T12:00:00Z --count 2\n"
@@ -129,8 +143,7 @@ int main(int argc, char** argv) {
     if (*next) {
       if (!next_job.empty()) return cmd_next_job(ctx, next_job, count);
       if (expr.empty()) {
-        std::cerr << "kairosctl next: give a cron expression or --job NAME\n"
-                  << next->help();
+        std::cerr << "kairosctl next: give a cron expression or --job NAME\n" << next->help();
         return kUsage;
       }
       return cmd_next_expr(ctx, expr, tz, after, count);

@@ -65,8 +65,8 @@ int cmd_next_expr(const Context& ctx, const std::string& expr, const std::string
     try {
       zone = date::locate_zone(tz);
     } catch (const std::exception&) {
-      return fail(ctx, kUsage, "unknown time zone '" + tz + "' (use an IANA name like Europe/Berlin)",
-                  "usage");
+      return fail(ctx, kUsage,
+                  "unknown time zone '" + tz + "' (use an IANA name like Europe/Berlin)", "usage");
     }
   }
   std::chrono::sys_seconds from;

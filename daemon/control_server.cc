@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -15,8 +16,6 @@
 #include <sstream>
 #include <unordered_map>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 #include "protocol/messages.h"
 
@@ -32,7 +31,9 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 /// client cannot pile up unbounded pending `run --wait` requests.
 constexpr std::size_t kMaxInflight = 1024;
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 /// Owns a heap-allocated uv handle; freeing happens only in the close callback.
 template <class H>
@@ -52,8 +53,7 @@ std::optional<gid_t> lookup_group(const std::string& name) {
   std::vector<char> buf(16384);
   group gr{};
   group* res = nullptr;
-  if (getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &res) != 0 || !res)
-    return std::nullopt;
+  if (getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &res) != 0 || !res) return std::nullopt;
   return res->gr_gid;
 }
 
@@ -415,9 +415,10 @@ void ControlServer::State::on_connection() {
     c->disconnect(nullptr);
   };
   if (!peer_allowed(c->peer, own_uid, group_gid)) {
-    spdlog::warn("control: refused connection from pid {} uid {} gid {}: not root, not uid {} "
-                 "and not in the socket group",
-                 cred.pid, cred.uid, cred.gid, own_uid);
+    spdlog::warn(
+        "control: refused connection from pid {} uid {} gid {}: not root, not uid {} "
+        "and not in the socket group",
+        cred.pid, cred.uid, cred.gid, own_uid);
     refuse(proto::errc::access_denied,
            "access denied: uid " + std::to_string(cred.uid) +
                " is not allowed to control kairosd (needs root, the daemon's user or the "
@@ -437,14 +438,19 @@ void ControlServer::State::on_connection() {
 
 ControlServer::ControlServer(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
-ControlServer::~ControlServer() { close(); }
+ControlServer::~ControlServer() {
+  close();
+}
 
-std::size_t ControlServer::client_count() const { return state_->clients.size(); }
-const std::string& ControlServer::path() const { return state_->options.path; }
+std::size_t ControlServer::client_count() const {
+  return state_->clients.size();
+}
+const std::string& ControlServer::path() const {
+  return state_->options.path;
+}
 
 std::unique_ptr<ControlServer> ControlServer::listen(uv_loop_t* loop, const Options& options,
-                                                     ControlHandler& handler,
-                                                     std::string* error) {
+                                                     ControlHandler& handler, std::string* error) {
   auto fail = [&](std::string msg) -> std::unique_ptr<ControlServer> {
     if (error) *error = std::move(msg);
     return nullptr;
@@ -455,7 +461,7 @@ std::unique_ptr<ControlServer> ControlServer::listen(uv_loop_t* loop, const Opti
     return fail("control socket path is too long (max " +
                 std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes): " + path);
 
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return fail(path + " exists and is not a socket");
     int err = probe_socket(path);
@@ -471,7 +477,7 @@ std::unique_ptr<ControlServer> ControlServer::listen(uv_loop_t* loop, const Opti
   // libuv writes with write(2), so a client that hangs up while a reply is being written
   // would kill the daemon with SIGPIPE. Ignore it (unless someone installed a handler);
   // the write then fails with EPIPE and only that client is dropped.
-  struct sigaction old_action{};
+  struct sigaction old_action {};
   if (::sigaction(SIGPIPE, nullptr, &old_action) == 0 && old_action.sa_handler == SIG_DFL)
     ::signal(SIGPIPE, SIG_IGN);
 
@@ -483,8 +489,7 @@ std::unique_ptr<ControlServer> ControlServer::listen(uv_loop_t* loop, const Opti
   if (auto gid = lookup_group(options.group)) {
     state->group_gid = *gid;
   } else if (!options.group.empty()) {
-    spdlog::warn("control: socket group '{}' does not exist; socket is owner-only",
-                 options.group);
+    spdlog::warn("control: socket group '{}' does not exist; socket is owner-only", options.group);
   }
 
   state->listener.reset(new uv_pipe_t);
@@ -535,7 +540,7 @@ void ControlServer::close() {
   s.closed = true;
   s.listener.reset();  // HandleDeleter clears data and closes
   // Only unlink the file if it is still ours (not a successor daemon's socket).
-  struct stat st{};
+  struct stat st {};
   if (::lstat(s.options.path.c_str(), &st) == 0 && st.st_ino == s.socket_ino)
     ::unlink(s.options.path.c_str());
   // disconnect() erases from the map, so take a copy first.

@@ -5,12 +5,11 @@
 #pragma once
 
 #include <sys/types.h>
+#include <uv.h>
 
 #include <cstddef>
 #include <memory>
 #include <string>
-
-#include <uv.h>
 
 #include "daemon/control_handler.h"
 #include "protocol/jsonrpc.h"

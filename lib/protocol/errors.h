@@ -3,9 +3,8 @@
 // application codes live in the reserved server range -32000..-32099.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace kairos::protocol {
 

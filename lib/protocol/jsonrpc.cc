@@ -71,8 +71,9 @@ std::variant<Request, BadRequest> decode_request(std::string_view line) {
   if (ver == j.end() || !ver->is_string() || ver->get_ref<const std::string&>() != "2.0")
     return bad(id, errc::invalid_request, "\"jsonrpc\" must be \"2.0\"");
   if (idit == j.end())
-    return bad(nullptr, errc::invalid_request,
-               "\"id\" is required (kairos answers every request; notifications are not supported)");
+    return bad(
+        nullptr, errc::invalid_request,
+        "\"id\" is required (kairos answers every request; notifications are not supported)");
   if (!id_ok) return bad(nullptr, errc::invalid_request, "\"id\" must be a string or a number");
 
   auto m = j.find("method");

@@ -10,12 +10,11 @@
 #pragma once
 
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "protocol/errors.h"
 
@@ -49,7 +48,7 @@ class LineSplitter {
 
 /// A valid request.
 struct Request {
-  nlohmann::json id;      // string or number
+  nlohmann::json id;  // string or number
   std::string method;
   nlohmann::json params;  // object, or null when absent
 };

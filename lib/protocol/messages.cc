@@ -55,8 +55,9 @@ void read_value(std::string_view key, const json& j, double& out) {
   out = j.get<double>();
 }
 template <class T>
-void read_value(std::string_view key, const json& j, T& out)
-  requires requires { from_json(j, out); }
+void read_value(std::string_view key, const json& j, T& out) requires requires {
+  from_json(j, out);
+}
 {
   if (!j.is_object()) fail(key, "object", j);
   try {
@@ -144,9 +145,8 @@ void check_nonempty(std::string_view key, const std::string& s) {
 
 const std::vector<std::string_view>& all_methods() {
   static const std::vector<std::string_view> methods = {
-      method::status, method::list,    method::show, method::run,
-      method::cancel, method::pause,   method::resume, method::history,
-      method::logs,   method::reload,  method::next};
+      method::status, method::list,    method::show, method::run,    method::cancel, method::pause,
+      method::resume, method::history, method::logs, method::reload, method::next};
   return methods;
 }
 
@@ -215,15 +215,14 @@ void to_json(json& j, const JobSummary& v) {
   j = json::object();
   summary_to_json(j, v);
 }
-void from_json(const json& j, JobSummary& v) { summary_from_json(j, v); }
+void from_json(const json& j, JobSummary& v) {
+  summary_from_json(j, v);
+}
 
 void to_json(json& j, const RetryInfo& v) {
-  j = json{{"attempts", v.attempts},
-           {"backoff_ms", v.backoff_ms},
-           {"factor", v.factor},
-           {"max_backoff_ms", v.max_backoff_ms},
-           {"jitter", v.jitter},
-           {"on", v.on}};
+  j = json{{"attempts", v.attempts}, {"backoff_ms", v.backoff_ms},
+           {"factor", v.factor},     {"max_backoff_ms", v.max_backoff_ms},
+           {"jitter", v.jitter},     {"on", v.on}};
 }
 void from_json(const json& j, RetryInfo& v) {
   require_object(j);
@@ -279,7 +278,9 @@ void from_json(const json& j, JobDetail& v) {
   opt(j, "recent_runs", v.recent_runs);
 }
 
-void to_json(json& j, const NextFire& v) { j = json{{"job", v.job}, {"at", v.at}}; }
+void to_json(json& j, const NextFire& v) {
+  j = json{{"job", v.job}, {"at", v.at}};
+}
 void from_json(const json& j, NextFire& v) {
   require_object(j);
   req(j, "job", v.job);
@@ -312,13 +313,17 @@ void from_json(const json& j, StatusInfo& v) {
   opt(j, "next_fire", v.next_fire);
 }
 
-void to_json(json& j, const ListResult& v) { j = json{{"jobs", v.jobs}}; }
+void to_json(json& j, const ListResult& v) {
+  j = json{{"jobs", v.jobs}};
+}
 void from_json(const json& j, ListResult& v) {
   require_object(j);
   req(j, "jobs", v.jobs);
 }
 
-void to_json(json& j, const JobParams& v) { j = json{{"job", v.job}}; }
+void to_json(json& j, const JobParams& v) {
+  j = json{{"job", v.job}};
+}
 void from_json(const json& j, JobParams& v) {
   require_object(j);
   req(j, "job", v.job);
@@ -350,7 +355,9 @@ void from_json(const json& j, CancelParams& v) {
   if (v.job) check_nonempty("job", *v.job);
 }
 
-void to_json(json& j, const CancelResult& v) { j = json{{"cancelled", v.cancelled}}; }
+void to_json(json& j, const CancelResult& v) {
+  j = json{{"cancelled", v.cancelled}};
+}
 void from_json(const json& j, CancelResult& v) {
   require_object(j);
   opt(j, "cancelled", v.cancelled);
@@ -381,19 +388,25 @@ void from_json(const json& j, HistoryParams& v) {
   if (v.limit < 1 || v.limit > 10000) throw DecodeError("limit: must be in 1..10000");
 }
 
-void to_json(json& j, const HistoryResult& v) { j = json{{"runs", v.runs}}; }
+void to_json(json& j, const HistoryResult& v) {
+  j = json{{"runs", v.runs}};
+}
 void from_json(const json& j, HistoryResult& v) {
   require_object(j);
   req(j, "runs", v.runs);
 }
 
-void to_json(json& j, const LogsParams& v) { j = json{{"run_id", v.run_id}}; }
+void to_json(json& j, const LogsParams& v) {
+  j = json{{"run_id", v.run_id}};
+}
 void from_json(const json& j, LogsParams& v) {
   require_object(j);
   req(j, "run_id", v.run_id);
 }
 
-void to_json(json& j, const LogsResult& v) { j = json{{"run", v.run}, {"attempts", v.attempts}}; }
+void to_json(json& j, const LogsResult& v) {
+  j = json{{"run", v.run}, {"attempts", v.attempts}};
+}
 void from_json(const json& j, LogsResult& v) {
   require_object(j);
   req(j, "run", v.run);
@@ -414,7 +427,9 @@ void from_json(const json& j, ReloadResult& v) {
   opt(j, "unchanged", v.unchanged);
 }
 
-void to_json(json& j, const NextParams& v) { j = json{{"job", v.job}, {"count", v.count}}; }
+void to_json(json& j, const NextParams& v) {
+  j = json{{"job", v.job}, {"count", v.count}};
+}
 void from_json(const json& j, NextParams& v) {
   require_object(j);
   req(j, "job", v.job);
@@ -435,7 +450,9 @@ void from_json(const json& j, NextResult& v) {
 
 namespace {
 struct Empty {};
-void from_json(const json& j, Empty&) { require_object(j); }
+void from_json(const json& j, Empty&) {
+  require_object(j);
+}
 
 template <class T>
 std::string check(const json& params) {
@@ -463,19 +480,32 @@ std::string dump_line(const json& j) {
 
 const char* error_name(int code) {
   switch (code) {
-    case errc::parse_error: return "parse_error";
-    case errc::invalid_request: return "invalid_request";
-    case errc::method_not_found: return "method_not_found";
-    case errc::invalid_params: return "invalid_params";
-    case errc::internal_error: return "internal_error";
-    case errc::not_found: return "not_found";
-    case errc::conflict: return "conflict";
-    case errc::config_invalid: return "config_invalid";
-    case errc::access_denied: return "access_denied";
-    case errc::request_too_large: return "request_too_large";
-    case errc::shutting_down: return "shutting_down";
-    case errc::invalid_state: return "invalid_state";
-    default: return "error";
+    case errc::parse_error:
+      return "parse_error";
+    case errc::invalid_request:
+      return "invalid_request";
+    case errc::method_not_found:
+      return "method_not_found";
+    case errc::invalid_params:
+      return "invalid_params";
+    case errc::internal_error:
+      return "internal_error";
+    case errc::not_found:
+      return "not_found";
+    case errc::conflict:
+      return "conflict";
+    case errc::config_invalid:
+      return "config_invalid";
+    case errc::access_denied:
+      return "access_denied";
+    case errc::request_too_large:
+      return "request_too_large";
+    case errc::shutting_down:
+      return "shutting_down";
+    case errc::invalid_state:
+      return "invalid_state";
+    default:
+      return "error";
   }
 }
 

@@ -15,13 +15,12 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace kairos::protocol {
 
@@ -66,7 +65,8 @@ struct RunInfo {
   std::optional<Millis> scheduled_at;
   std::optional<Millis> started_at;
   std::optional<Millis> finished_at;
-  std::string status;  // queued | running | succeeded | failed | timed_out | cancelled | skipped | missed | interrupted
+  std::string status;  // queued | running | succeeded | failed | timed_out | cancelled | skipped |
+                       // missed | interrupted
   int attempts = 0;    // attempts started so far
   std::optional<int> exit_code;  // of the last attempt
   std::optional<int> signal;     // of the last attempt
@@ -125,17 +125,17 @@ struct JobDetail {
   std::string working_dir;
   std::string user;
   std::string pool;
-  std::string concurrency;  // allow | forbid | replace | queue
-  std::int64_t timeout_ms = 0;      // 0 = none
+  std::string concurrency;      // allow | forbid | replace | queue
+  std::int64_t timeout_ms = 0;  // 0 = none
   std::int64_t kill_grace_ms = 0;
-  std::uint64_t output_limit = 0;   // bytes
+  std::uint64_t output_limit = 0;  // bytes
   RetryInfo retry;
-  std::string catch_up;             // none | last | all
+  std::string catch_up;  // none | last | all
   std::int64_t catch_up_max_age_ms = 0;
   bool enabled = true;
-  std::string source;               // "file:line:col" of the job's name
-  std::vector<Millis> next_fires;   // up to 5
-  std::vector<RunInfo> recent_runs; // up to 10, newest first
+  std::string source;                // "file:line:col" of the job's name
+  std::vector<Millis> next_fires;    // up to 5
+  std::vector<RunInfo> recent_runs;  // up to 10, newest first
   bool operator==(const JobDetail&) const = default;
 };
 
@@ -204,7 +204,7 @@ using PauseParams = JobParams;
 using ResumeParams = JobParams;
 struct JobStateResult {
   std::string job;
-  std::string state;  // the state after the call
+  std::string state;     // the state after the call
   bool changed = false;  // false when it already was paused / active
   bool operator==(const JobStateResult&) const = default;
 };
@@ -254,16 +254,16 @@ struct NextParams {
 };
 struct NextResult {
   std::string job;
-  std::string timezone;      // zone to display the instants in (cron jobs), else "UTC"
-  std::vector<Millis> fires; // strictly increasing; fewer than count when the job ends
+  std::string timezone;       // zone to display the instants in (cron jobs), else "UTC"
+  std::vector<Millis> fires;  // strictly increasing; fewer than count when the job ends
   bool operator==(const NextResult&) const = default;
 };
 
 // ---------------------------------------------------------------------------------
 // JSON conversions (ADL). from_json throws DecodeError.
 
-#define KAIROS_PROTOCOL_JSON(T)                 \
-  void to_json(json& j, const T& v);            \
+#define KAIROS_PROTOCOL_JSON(T)      \
+  void to_json(json& j, const T& v); \
   void from_json(const json& j, T& v);
 KAIROS_PROTOCOL_JSON(RunInfo)
 KAIROS_PROTOCOL_JSON(AttemptInfo)

@@ -1,6 +1,7 @@
 #include "daemon/control_server.h"
 
 #include <grp.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -8,8 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "protocol/jsonrpc.h"
 #include "protocol/messages.h"
@@ -214,7 +213,8 @@ TEST_F(ControlServerTest, LineOfExactlyTheLimitIsAccepted) {
   LineClient c = connect();
   std::string line = req(3, "show", {{"job", "a"}});
   line.pop_back();  // '\n'
-  line.insert(line.size() - 1, ",\"pad\":\"" + std::string(proto::kMaxLineBytes - line.size() - 9, 'p') + "\"");
+  line.insert(line.size() - 1,
+              ",\"pad\":\"" + std::string(proto::kMaxLineBytes - line.size() - 9, 'p') + "\"");
   ASSERT_EQ(line.size(), proto::kMaxLineBytes);
   ASSERT_TRUE(c.send(line + "\n"));
   json r = parse(c.read_line());
@@ -338,7 +338,7 @@ TEST_F(ControlServerTest, SocketModeAndGroup) {
   opts_.group = g->gr_name;
   opts_.mode = 0660;
   start();
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(opts_.path.c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0660u);
@@ -349,7 +349,7 @@ TEST_F(ControlServerTest, MissingGroupMakesOwnerOnlySocket) {
   opts_.group = "kairos-no-such-group-xyz";
   opts_.mode = 0666;
   start();
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(opts_.path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }

@@ -3,12 +3,11 @@
 // daemon. Times are relative to start-up so "3m ago" renders stably. Exits on SIGTERM
 // or SIGINT, closing every handle first.
 #include <unistd.h>
+#include <uv.h>
 
 #include <cstdio>
 #include <memory>
 #include <string>
-
-#include <uv.h>
 
 #include "daemon/control_server.h"
 #include "protocol/errors.h"
@@ -41,12 +40,15 @@ struct Delayed {
     d->result = std::move(result);
     uv_timer_init(loop, &d->timer);
     d->timer.data = d;
-    uv_timer_start(&d->timer, [](uv_timer_t* t) {
-      auto* self = static_cast<Delayed*>(t->data);
-      self->reply(self->result);
-      uv_close(reinterpret_cast<uv_handle_t*>(t),
-               [](uv_handle_t* h) { delete static_cast<Delayed*>(h->data); });
-    }, ms, 0);
+    uv_timer_start(
+        &d->timer,
+        [](uv_timer_t* t) {
+          auto* self = static_cast<Delayed*>(t->data);
+          self->reply(self->result);
+          uv_close(reinterpret_cast<uv_handle_t*>(t),
+                   [](uv_handle_t* h) { delete static_cast<Delayed*>(h->data); });
+        },
+        ms, 0);
   }
 };
 
@@ -129,7 +131,8 @@ class CannedHandler : public daemon::ControlHandler {
     if (method == "cancel") {
       if (params.contains("run_id")) {
         auto id = params["run_id"].get<std::int64_t>();
-        if (id == 999) return reply(daemon::RpcError{proto::errc::not_found, "no run 999", nullptr});
+        if (id == 999)
+          return reply(daemon::RpcError{proto::errc::not_found, "no run 999", nullptr});
         return reply(json(proto::CancelResult{{id}}));
       }
       if (job == "nightly-backup") return reply(json(proto::CancelResult{{41}}));
@@ -138,14 +141,16 @@ class CannedHandler : public daemon::ControlHandler {
     if (method == "pause" || method == "resume") {
       if (job == "missing") return not_found();
       bool pause = method == "pause";
-      return reply(json(proto::JobStateResult{job, pause ? "paused" : "active", job != "heartbeat" || !pause}));
+      return reply(json(
+          proto::JobStateResult{job, pause ? "paused" : "active", job != "heartbeat" || !pause}));
     }
     if (method == "history") {
       proto::HistoryResult h;
       for (auto r : {running_run(), failed_run(), succeeded_run()}) {
         if (params.contains("job") && params["job"] != r.job) continue;
         if (params.contains("status") && params["status"] != r.status) continue;
-        if (params.contains("since") && r.started_at && *r.started_at < params["since"].get<std::int64_t>())
+        if (params.contains("since") && r.started_at &&
+            *r.started_at < params["since"].get<std::int64_t>())
           continue;
         h.runs.push_back(r);
       }
@@ -155,7 +160,9 @@ class CannedHandler : public daemon::ControlHandler {
     }
     if (method == "logs") {
       auto id = params["run_id"].get<std::int64_t>();
-      if (id != 42 && id != 38) return reply(daemon::RpcError{proto::errc::not_found, "no run " + std::to_string(id), nullptr});
+      if (id != 42 && id != 38)
+        return reply(
+            daemon::RpcError{proto::errc::not_found, "no run " + std::to_string(id), nullptr});
       proto::LogsResult l;
       l.run = failed_run();
       l.run.id = id;
@@ -167,7 +174,8 @@ class CannedHandler : public daemon::ControlHandler {
         at.finished_at = *at.started_at + 500;
         at.status = "failed";
         at.exit_code = 2;
-        at.output = "dumping app\npg_dump: error: connection refused (attempt " + std::to_string(a) + ")\n";
+        at.output =
+            "dumping app\npg_dump: error: connection refused (attempt " + std::to_string(a) + ")\n";
         if (a == 3) at.output += std::string("bad byte \xff here\n");
         at.output_truncated = a == 1;
         l.attempts.push_back(at);
@@ -176,8 +184,10 @@ class CannedHandler : public daemon::ControlHandler {
     }
     if (method == "reload") {
       if (std::getenv("FAKE_RELOAD_FAIL"))
-        return reply(json(proto::ReloadResult{false, {"/etc/kairos/kairos.yaml:3:5: unknown key 'shedule'"}, {}, {}, {}, {}}));
-      return reply(json(proto::ReloadResult{true, {}, {"new-job"}, {}, {"heartbeat"}, {"nightly-backup", "warm-cache"}}));
+        return reply(json(proto::ReloadResult{
+            false, {"/etc/kairos/kairos.yaml:3:5: unknown key 'shedule'"}, {}, {}, {}, {}}));
+      return reply(json(proto::ReloadResult{
+          true, {}, {"new-job"}, {}, {"heartbeat"}, {"nightly-backup", "warm-cache"}}));
     }
     if (method == "next") {
       if (job != "nightly-backup") return not_found();
@@ -185,7 +195,8 @@ class CannedHandler : public daemon::ControlHandler {
       proto::NextResult n{job, "Europe/Berlin", {}};
       // 2026-03-28T02:30:00+01:00 then daily; the DST day shifts to 03:00+02:00.
       std::vector<std::int64_t> fires = {1774661400000, 1774746000000, 1774830600000};
-      for (int i = 0; i < count && i < int(fires.size()); ++i) n.fires.push_back(fires[std::size_t(i)]);
+      for (int i = 0; i < count && i < int(fires.size()); ++i)
+        n.fires.push_back(fires[std::size_t(i)]);
       return reply(json(n));
     }
     reply(daemon::RpcError{proto::errc::method_not_found, "not faked: " + method, nullptr});
@@ -230,7 +241,8 @@ class CannedHandler : public daemon::ControlHandler {
     return r;
   }
   proto::JobSummary backup() const {
-    return {"nightly-backup", "cron 30 2 * * * (Europe/Berlin)", "running", {41}, failed_run(), t0_ + 16 * 3600000};
+    return {"nightly-backup",  "cron 30 2 * * * (Europe/Berlin)", "running", {41}, failed_run(),
+            t0_ + 16 * 3600000};
   }
   proto::JobSummary heartbeat() const {
     return {"heartbeat", "every 5m", "paused", {}, succeeded_run(), std::nullopt};

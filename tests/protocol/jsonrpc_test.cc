@@ -87,8 +87,7 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(
         BadCase{"", errc::parse_error, false}, BadCase{"{", errc::parse_error, false},
         BadCase{"{\"jsonrpc\":\"2.0\",}", errc::parse_error, false},
-        BadCase{"\xff\xfe", errc::parse_error, false},
-        BadCase{"[]", errc::invalid_request, false},
+        BadCase{"\xff\xfe", errc::parse_error, false}, BadCase{"[]", errc::invalid_request, false},
         BadCase{R"([{"jsonrpc":"2.0","id":1,"method":"status"}])", errc::invalid_request, false},
         BadCase{"42", errc::invalid_request, false}, BadCase{"null", errc::invalid_request, false},
         BadCase{"\"status\"", errc::invalid_request, false},
@@ -103,10 +102,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"jsonrpc":"2.0","id":1,"method":5})", errc::invalid_request, true},
         BadCase{R"({"jsonrpc":"2.0","id":1,"method":"nope"})", errc::method_not_found, true},
         BadCase{R"({"jsonrpc":"2.0","id":1,"method":"STATUS"})", errc::method_not_found, true},
-        BadCase{R"({"jsonrpc":"2.0","id":1,"method":"status","params":[]})",
-                errc::invalid_params, true},
-        BadCase{R"({"jsonrpc":"2.0","id":1,"method":"status","params":"x"})",
-                errc::invalid_request, true},
+        BadCase{R"({"jsonrpc":"2.0","id":1,"method":"status","params":[]})", errc::invalid_params,
+                true},
+        BadCase{R"({"jsonrpc":"2.0","id":1,"method":"status","params":"x"})", errc::invalid_request,
+                true},
         BadCase{R"({"jsonrpc":"2.0","id":1,"method":"status","params":null})",
                 errc::invalid_request, true},
         BadCase{R"({"jsonrpc":"2.0","id":1,"method":"show"})", errc::invalid_params, true},
@@ -116,8 +115,8 @@ INSTANTIATE_TEST_SUITE_P(
                 errc::invalid_params, true},
         BadCase{R"({"jsonrpc":"2.0","id":1,"method":"run","params":{"job":"a","force":"yes"}})",
                 errc::invalid_params, true},
-        BadCase{R"({"jsonrpc":"2.0","id":1,"method":"cancel","params":{}})",
-                errc::invalid_params, true},
+        BadCase{R"({"jsonrpc":"2.0","id":1,"method":"cancel","params":{}})", errc::invalid_params,
+                true},
         BadCase{R"({"jsonrpc":"2.0","id":1,"method":"cancel","params":{"run_id":1,"job":"a"}})",
                 errc::invalid_params, true},
         BadCase{R"({"jsonrpc":"2.0","id":1,"method":"cancel","params":{"run_id":1.5}})",
@@ -130,8 +129,9 @@ INSTANTIATE_TEST_SUITE_P(
                 errc::parse_error, false},
         BadCase{R"({"jsonrpc":"2.0","id":1,"method":"logs","params":{"run_id":"1"}})",
                 errc::invalid_params, true},
-        BadCase{R"({"jsonrpc":"2.0","id":1,"method":"logs","params":{"run_id":18446744073709551615}})",
-                errc::invalid_params, true},
+        BadCase{
+            R"({"jsonrpc":"2.0","id":1,"method":"logs","params":{"run_id":18446744073709551615}})",
+            errc::invalid_params, true},
         BadCase{R"({"jsonrpc":"2.0","id":1,"method":"next","params":{"job":"a","count":100000}})",
                 errc::invalid_params, true}));
 
@@ -144,18 +144,12 @@ TEST(DecodeRequest, ParamErrorNamesTheField) {
 
 TEST(DecodeRequest, EveryMethodAcceptsItsMinimalParams) {
   const std::pair<std::string_view, json> cases[] = {
-      {method::status, nullptr},
-      {method::list, json::object()},
-      {method::show, {{"job", "a"}}},
-      {method::run, {{"job", "a"}}},
-      {method::cancel, {{"run_id", 3}}},
-      {method::cancel, {{"job", "a"}}},
-      {method::pause, {{"job", "a"}}},
-      {method::resume, {{"job", "a"}}},
-      {method::history, nullptr},
-      {method::logs, {{"run_id", 3}}},
-      {method::reload, nullptr},
-      {method::next, {{"job", "a"}}},
+      {method::status, nullptr},         {method::list, json::object()},
+      {method::show, {{"job", "a"}}},    {method::run, {{"job", "a"}}},
+      {method::cancel, {{"run_id", 3}}}, {method::cancel, {{"job", "a"}}},
+      {method::pause, {{"job", "a"}}},   {method::resume, {{"job", "a"}}},
+      {method::history, nullptr},        {method::logs, {{"run_id", 3}}},
+      {method::reload, nullptr},         {method::next, {{"job", "a"}}},
   };
   for (const auto& [m, params] : cases) {
     std::string line = encode_request(1, m, params);
@@ -183,8 +177,7 @@ TEST(Encode, ResponsesAreOneLineAndSurviveInvalidUtf8) {
   EXPECT_EQ(out.find('\n'), out.size() - 1);
   Response resp;
   std::string err;
-  ASSERT_TRUE(decode_response(std::string_view(out).substr(0, out.size() - 1), &resp, &err))
-      << err;
+  ASSERT_TRUE(decode_response(std::string_view(out).substr(0, out.size() - 1), &resp, &err)) << err;
   ASSERT_TRUE(resp.ok());
   EXPECT_EQ(std::get<json>(resp.outcome)["output"], "a\xef\xbf\xbd\nb");
 }

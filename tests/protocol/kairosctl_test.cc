@@ -1,18 +1,17 @@
 // Runs the real kairosctl binary: offline commands (validate, next), exit code 3 when
 // no daemon listens, and every daemon command against fake_kairosd (canned answers
 // through the real ControlServer), in human and --json form.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 #include <string>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "server_harness.h"
 
@@ -56,11 +55,13 @@ class KairosctlTest : public ::testing::Test {
   }
 
   /// Runs kairosctl with `args` (shell words), KAIROS_SOCKET set to our socket, no colour.
-  Result run(const std::string& args, const std::string& env = "", const std::string& stdin_file = "") {
-    std::string cmd = "env -u KAIROS_SOCKET -u COLUMNS TZ=UTC NO_COLOR=1 KAIROS_SOCKET=" + quote(socket_) +
-                      " " + env + " " + KAIROSCTL_PATH + " " + args + " >" +
-                      quote((dir_ / "out").string()) + " 2>" + quote((dir_ / "err").string()) +
-                      (stdin_file.empty() ? " </dev/null" : " <" + quote(stdin_file));
+  Result run(const std::string& args, const std::string& env = "",
+             const std::string& stdin_file = "") {
+    std::string cmd =
+        "env -u KAIROS_SOCKET -u COLUMNS TZ=UTC NO_COLOR=1 KAIROS_SOCKET=" + quote(socket_) + " " +
+        env + " " + KAIROSCTL_PATH + " " + args + " >" + quote((dir_ / "out").string()) + " 2>" +
+        quote((dir_ / "err").string()) +
+        (stdin_file.empty() ? " </dev/null" : " <" + quote(stdin_file));
     int st = std::system(cmd.c_str());
     Result r;
     r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
@@ -154,7 +155,8 @@ TEST_F(KairosctlTest, ValidateBadFileListsLocatedErrors) {
 TEST_F(KairosctlTest, ValidateMissingFileFailsAndStdinWorks) {
   Result r = run("validate " + quote((dir_ / "nope.yaml").string()));
   EXPECT_EQ(r.code, 1);
-  std::string f = write_file("in.yaml", "version: 1\njobs:\n  a:\n    command: [/bin/true]\n    schedule: {after: 1s}\n");
+  std::string f = write_file(
+      "in.yaml", "version: 1\njobs:\n  a:\n    command: [/bin/true]\n    schedule: {after: 1s}\n");
   Result s = run("validate -", "", f);
   EXPECT_EQ(s.code, 0) << s.out << s.err;
   EXPECT_EQ(s.out, "<stdin>: OK, 1 job\n");
@@ -268,7 +270,8 @@ TEST_F(KairosctlTest, ListTableShowsLastResultAndNext) {
   EXPECT_NE(backup.find("cron 30 2 * * * (Europe/Berlin)"), std::string::npos);
   EXPECT_NE(heartbeat.find("paused"), std::string::npos);
   EXPECT_NE(warm.find("never run"), std::string::npos);
-  EXPECT_TRUE(std::regex_search(warm, std::regex("in [12][0-9]s \\(\\d\\d:\\d\\d:\\d\\d\\)"))) << warm;
+  EXPECT_TRUE(std::regex_search(warm, std::regex("in [12][0-9]s \\(\\d\\d:\\d\\d:\\d\\d\\)")))
+      << warm;
   // Aligned: every column starts at the same offset in every row.
   auto col = header.find("STATE");
   EXPECT_EQ(backup.substr(col, 7), "running");
@@ -378,7 +381,9 @@ TEST_F(KairosctlTest, LogsPrintsEachAttemptWithHeader) {
   start_fake();
   Result r = run("logs 42");
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find("=== run 42 (nightly-backup) attempt 1/3: failed, exit 2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("=== run 42 (nightly-backup) attempt 1/3: failed, exit 2"),
+            std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("attempt 3/3"), std::string::npos);
   EXPECT_NE(r.out.find("[earlier output truncated]"), std::string::npos);
   EXPECT_NE(r.out.find("connection refused (attempt 2)"), std::string::npos);

@@ -116,7 +116,8 @@ TEST(Messages, StatusAndResults) {
   expect_round_trip(CancelResult{{1, 2}});
   expect_round_trip(JobStateResult{"a", "paused", true});
   expect_round_trip(HistoryResult{{sample_run(), sample_run()}});
-  expect_round_trip(LogsResult{sample_run(), {AttemptInfo{42, 1, 1, 2, "failed", 2, {}, "x", false, ""}}});
+  expect_round_trip(
+      LogsResult{sample_run(), {AttemptInfo{42, 1, 1, 2, "failed", 2, {}, "x", false, ""}}});
   expect_round_trip(ReloadResult{false, {"a.yaml:1:2: bad"}, {"x"}, {"y"}, {"z"}, {"w"}});
   expect_round_trip(NextResult{"a", "Europe/Berlin", {1, 2, 3}});
 }

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <chrono>
 #include <cstring>
@@ -16,8 +17,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <uv.h>
 
 #include "daemon/control_server.h"
 
@@ -38,9 +37,8 @@ class ServerHarness {
     auto started = ready.get_future();
     thread_ = std::thread([this, options, &h, &ready] {
       uv_loop_init(&loop_);
-      uv_async_init(&loop_, &async_, [](uv_async_t* a) {
-        static_cast<ServerHarness*>(a->data)->run_posted();
-      });
+      uv_async_init(&loop_, &async_,
+                    [](uv_async_t* a) { static_cast<ServerHarness*>(a->data)->run_posted(); });
       async_.data = this;
       std::string err;
       server_ = daemon::ControlServer::listen(&loop_, options, h, &err);
@@ -161,7 +159,8 @@ class LineClient {
     return true;
   }
   /// Next line without the newline; nullopt on EOF, error or timeout.
-  std::optional<std::string> read_line(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  std::optional<std::string> read_line(
+      std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       if (auto nl = buf_.find('\n'); nl != std::string::npos) {
