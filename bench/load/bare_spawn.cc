@@ -8,10 +8,12 @@
 //                                              alive at once (sustained rate)
 //   env KAIROS_BENCH_BALLAST_MIB=M             first allocate and touch M MiB (large-RSS run)
 //
-// Prints one JSON object: {"mode", "n", "seconds", "per_second", "rss_kib"}.
+// Prints one JSON object: {"mode", "n", "seconds", "per_second", "rss_kib", "cpu_us_per_spawn"}
+// (the spawner's own utime+stime per child: what any scheduler pays at least per run).
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -151,8 +153,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
     return 2;
   }
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  double cpu = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+               static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
   std::printf("{\"mode\": \"%s\", \"n\": %d, \"seconds\": %.6f, \"per_second\": %.1f, "
-              "\"rss_kib\": %ld}\n",
-              mode.c_str(), n, seconds, n / seconds, rss);
+              "\"rss_kib\": %ld, \"cpu_us_per_spawn\": %.1f}\n",
+              mode.c_str(), n, seconds, n / seconds, rss, cpu / n * 1e6);
   return 0;
 }
