@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "config/describe.h"
 #include "daemon/control_server.h"
 #include "daemon/service.h"
 #include "protocol/errors.h"
@@ -20,25 +21,6 @@ RpcError error(int code, std::string message, json data = nullptr) {
 
 RpcError no_such_job(const std::string& name) {
   return error(p::errc::not_found, "no job named '" + name + "' (see `kairosctl list`)");
-}
-
-const char* overlap_name(config::Overlap o) {
-  switch (o) {
-    case config::Overlap::allow: return "allow";
-    case config::Overlap::forbid: return "forbid";
-    case config::Overlap::replace: return "replace";
-    case config::Overlap::queue: return "queue";
-  }
-  return "?";
-}
-
-const char* catch_up_name(config::CatchUpPolicy c) {
-  switch (c) {
-    case config::CatchUpPolicy::none: return "none";
-    case config::CatchUpPolicy::last: return "last";
-    case config::CatchUpPolicy::all: return "all";
-  }
-  return "?";
 }
 
 template <class T>
@@ -104,7 +86,7 @@ p::JobDetail Service::job_detail(const Job& job) {
   d.working_dir = spec.working_dir;
   d.user = spec.user;
   d.pool = spec.pool;
-  d.concurrency = overlap_name(spec.concurrency);
+  d.concurrency = std::string(config::to_string(spec.concurrency));
   d.timeout_ms = spec.timeout.count();
   d.kill_grace_ms = spec.kill_grace.count();
   d.output_limit = spec.output_limit;
@@ -115,7 +97,7 @@ p::JobDetail Service::job_detail(const Job& job) {
   d.retry.jitter = spec.retry.jitter;
   if (spec.retry.on_failure) d.retry.on.push_back("failure");
   if (spec.retry.on_timeout) d.retry.on.push_back("timeout");
-  d.catch_up = catch_up_name(spec.catch_up.policy);
+  d.catch_up = std::string(config::to_string(spec.catch_up.policy));
   d.catch_up_max_age_ms = spec.catch_up.max_age.count();
   d.enabled = spec.enabled;
   d.source = spec.loc.file + ":" + std::to_string(spec.loc.line) + ":" +

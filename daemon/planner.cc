@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "config/loader.h"
+#include "config/describe.h"
 
 namespace kairos::daemon {
 
@@ -78,21 +78,6 @@ std::string format_instant(Millis t, const date::time_zone* tz) {
   return schedule::format_rfc3339(s, tz ? *tz : *date::locate_zone("UTC"));
 }
 
-std::string Planner::describe() const {
-  switch (s_.kind) {
-    case config::ScheduleKind::after:
-      return "after " + config::format_duration(s_.after);
-    case config::ScheduleKind::at:
-      return "at " + format_instant(s_.at.time_since_epoch().count(), nullptr);
-    case config::ScheduleKind::every: {
-      std::string d = "every " + config::format_duration(s_.every);
-      if (s_.jitter.count() > 0) d += " (jitter " + config::format_duration(s_.jitter) + ")";
-      return d;
-    }
-    case config::ScheduleKind::cron:
-      return "cron " + s_.cron + " (" + (s_.timezone.empty() ? "UTC" : s_.timezone) + ")";
-  }
-  return "?";
-}
+std::string Planner::describe() const { return config::describe(s_); }
 
 }  // namespace kairos::daemon

@@ -12,6 +12,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "config/describe.h"
+
 namespace kairos::daemon {
 
 using namespace std::chrono;
@@ -320,9 +322,7 @@ Millis Scheduler::catch_up(const std::shared_ptr<Job>& job, Millis from, Millis 
     spdlog::warn("job={} run={} {} firing(s) missed between {} and {} (catch_up: {})",
                  job->name(), id, missed, format_instant(first, nullptr),
                  format_instant(*row.missed_until, nullptr),
-                 spec.catch_up.policy == config::CatchUpPolicy::none   ? "none"
-                 : spec.catch_up.policy == config::CatchUpPolicy::last ? "last"
-                                                                       : "all");
+                 config::to_string(spec.catch_up.policy));
   }
   if (!to_run.empty() && !job->paused) {
     if (to_run.size() == 1) admit(job, to_run.front(), "catch_up", false, true);
