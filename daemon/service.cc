@@ -266,7 +266,19 @@ void Service::watch_files() {
   if (!config_.daemon.watch) return;
   // Watch the directories (editors replace files by rename, which a file watch loses).
   std::set<std::string> dirs;
-  for (const auto& f : config_.files) dirs.insert(fs::path(f).parent_path().string());
+  auto dir_of = [](const fs::path& p) {
+    auto d = p.parent_path();
+    return d.empty() ? std::string(".") : d.string();
+  };
+  for (const auto& f : config_.files) dirs.insert(dir_of(f));
+  // Also the directories the include globs read, so that the first file dropped into an
+  // empty jobs.d/ is noticed (no file there yet means no entry in config_.files).
+  const fs::path main_dir = fs::path(options_.config_path).parent_path();
+  for (const auto& pattern : config_.daemon.include) {
+    std::string d = dir_of(pattern.starts_with('/') ? fs::path(pattern) : main_dir / pattern);
+    std::error_code ec;
+    if (d.find_first_of("*?[") == std::string::npos && fs::is_directory(d, ec)) dirs.insert(d);
+  }
   for (const auto& d : dirs) {
     auto w = std::make_unique<async::UvHandle<uv_fs_event_t>>();
     uv_fs_event_init(loop_->uv(), w->get());
