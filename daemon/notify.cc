@@ -3,6 +3,8 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include <cstdlib>
+
 #include <spdlog/spdlog.h>
 
 namespace kairos::daemon {
@@ -29,6 +31,9 @@ void Notifier::status(const std::string& s) { send("STATUS=" + s); }
 
 void Notifier::start_watchdog() {
   uint64_t usec = 0;
+  // sd_watchdog_enabled() looks at WATCHDOG_USEC alone; without NOTIFY_SOCKET every ping
+  // would be a no-op wakeup (a stray WATCHDOG_USEC in a terminal or a job's environment).
+  if (::getenv("NOTIFY_SOCKET") == nullptr) return;
   if (::sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
   uv_timer_init(loop_.uv(), watchdog_.get());
   watchdog_.mark_initialized();
