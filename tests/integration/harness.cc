@@ -69,10 +69,11 @@ void Daemon::rewrite_config(const std::string& yaml) const {
   fs::rename(dir_.file("kairos.yaml.tmp"), config());
 }
 
-void Daemon::start(bool wait_ready) {
+void Daemon::start(bool wait_ready, const std::vector<std::string>& extra_env) {
   std::string logf = dir_.file("kairosd.log");
   pid_ = ::fork();
   if (pid_ == 0) {
+    for (const auto& e : extra_env) ::putenv(const_cast<char*>(e.c_str()));  // we exec next
     int fd = ::open(logf.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(fd, 2);
     ::dup2(fd, 1);

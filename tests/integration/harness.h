@@ -58,8 +58,9 @@ class Daemon {
   explicit Daemon(const std::string& jobs_yaml, bool prepend_version = true);
   ~Daemon();
 
-  /// Starts kairosd; waits for its socket unless expect_failure.
-  void start(bool wait_ready = true);
+  /// Starts kairosd; waits for its socket unless expect_failure. `extra_env` entries
+  /// ("NAME=value") are added to kairosd's environment (e.g. NOTIFY_SOCKET).
+  void start(bool wait_ready = true, const std::vector<std::string>& extra_env = {});
   /// Sends a signal.
   void signal(int sig) const;
   /// Waits for the process to exit; returns its exit code (or 128+signal).
