@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -329,6 +330,18 @@ int cmd_run(const Context& ctx, const std::string& job, bool wait, bool force) {
   // Meanwhile show the elapsed time on stderr when it is a terminal.
   auto start = std::chrono::steady_clock::now();
   bool show_progress = ctx.term.stderr_tty && !ctx.json;
+  // Ctrl-C stops following, not the run: say so, and leave the terminal line clean.
+  static bool progress_line = false;
+  progress_line = show_progress;
+  auto on_interrupt = [](int) {
+    static const char msg[] =
+        "kairosctl: stopped waiting; the run continues (kairosctl cancel JOB stops it)\n";
+    if (progress_line) (void)!::write(STDERR_FILENO, "\r\033[K", 4);
+    (void)!::write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    ::_exit(130);
+  };
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
   auto tick = [&] {
     if (!show_progress) return;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
