@@ -169,6 +169,26 @@ TEST(Reload, BrokenConfigKeepsTheOldJobsFiring) {
   d.stop();
 }
 
+TEST(Reload, ChangedJobsRunningRunFinishesUnderItsOldDefinition) {
+  Daemon d(R"(jobs:
+  v: {shell: "sleep 0.8; echo old", schedule: {every: 1h}}
+)");
+  d.start();
+  ASSERT_TRUE(d.call("run", {{"job", "v"}}).contains("result"));
+  ASSERT_TRUE(wait_for([&] { return runs_of(d, "v", "status='running'") == 1; })) << d.log();
+  d.rewrite_config(R"(jobs:
+  v: {shell: "echo new", schedule: {every: 1h}}
+)");
+  ASSERT_EQ(d.call("reload")["result"]["changed"], json({"v"}));
+  ASSERT_TRUE(wait_for([&] { return runs_of(d, "v", "status='succeeded'") == 1; })) << d.log();
+  EXPECT_EQ(d.attempts(d.runs("job='v'").at(0).id).at(0).output, "old\n");
+  // The next run is the new definition.
+  ASSERT_TRUE(d.call("run", {{"job", "v"}}).contains("result"));
+  ASSERT_TRUE(wait_for([&] { return runs_of(d, "v", "status='succeeded'") == 2; })) << d.log();
+  EXPECT_EQ(d.attempts(d.runs("job='v'").at(1).id).at(0).output, "new\n");
+  d.stop();
+}
+
 TEST(Reload, RemovedJobsRunningRunFinishesAndIsRecorded) {
   Daemon d(R"(jobs:
   long:
