@@ -11,6 +11,7 @@ if ! command -v systemd-analyze >/dev/null; then
     exit 77
 fi
 [ -x "$kairosd" ] || { echo "FAIL: $kairosd is not built"; exit 1; }
+kairosd=$(realpath "$kairosd")  # systemd wants an absolute path
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
