@@ -46,6 +46,22 @@ for s in postinst prerm postrm; do
 done
 grep -q 'addgroup --system kairos' "$tmp/control/postinst" || fail "postinst does not create the kairos group"
 grep -q 'systemctl daemon-reload' "$tmp/control/postinst" || fail "postinst does not reload systemd"
+# Run postinst against stub commands: the group is created only when missing, and
+# systemctl is called only when systemd runs (/run/systemd/system), as here or not.
+mkdir "$tmp/stubs"
+for c in addgroup systemctl; do
+    printf '#!/bin/sh\necho "%s $*" >>"%s/calls"\n' "$c" "$tmp" >"$tmp/stubs/$c"
+done
+printf '#!/bin/sh\n[ "$1 $2" = "group kairos" ] && [ -n "$KAIROS_GROUP_EXISTS" ]\n' >"$tmp/stubs/getent"
+chmod +x "$tmp/stubs"/*
+PATH="$tmp/stubs:$PATH" sh "$tmp/control/postinst" configure "" || fail "postinst configure failed"
+grep -qx 'addgroup --system kairos' "$tmp/calls" || fail "postinst did not add the group: $(cat "$tmp/calls")"
+if [ -d /run/systemd/system ]; then want=1; else want=0; fi
+[ "$(grep -c '^systemctl daemon-reload' "$tmp/calls")" = "$want" ] || fail "postinst systemctl calls: $(cat "$tmp/calls")"
+rm "$tmp/calls"; touch "$tmp/calls"
+KAIROS_GROUP_EXISTS=1 PATH="$tmp/stubs:$PATH" sh "$tmp/control/postinst" configure 0.1.0 || fail "postinst upgrade failed"
+! grep -q addgroup "$tmp/calls" || fail "postinst added an existing group"
+
 grep -qx 'ExecStart=/usr/bin/kairosd --config /etc/kairos/kairos.yaml' "$tmp/root/$unit" \
     || fail "packaged unit ExecStart: $(grep ExecStart= "$tmp/root/$unit")"
 

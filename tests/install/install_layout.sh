@@ -44,6 +44,16 @@ grep -qx 'ExecStart=/usr/bin/kairosd --config /etc/kairos/kairos.yaml' "$unit" \
 "$d/usr/bin/kairosctl" validate "$d/usr/share/doc/kairos/examples/kairos.yaml" >"$tmp/v.log" 2>&1 \
     || { cat "$tmp/v.log"; fail "installed example config does not validate"; }
 
+# Editors check the shipped configuration with the installed schema (when the test has
+# the Python modules the config tests use).
+if python3 -c 'import jsonschema, yaml' 2>/dev/null; then
+    python3 - "$d/usr/share/kairos/kairos.schema.json" "$d/etc/kairos/kairos.yaml" <<'PY' \
+        || fail "installed kairos.yaml does not match the installed schema"
+import json, sys, jsonschema, yaml
+jsonschema.validate(yaml.safe_load(open(sys.argv[2])), json.load(open(sys.argv[1])))
+PY
+fi
+
 # A second install keeps a configuration someone edited.
 echo "# edited" >>"$d/etc/kairos/kairos.yaml"
 install_into "$d" /usr
