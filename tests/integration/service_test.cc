@@ -39,7 +39,9 @@ std::int64_t runs_of(const Daemon& d, const std::string& job, const std::string&
   return d.count("SELECT count(*) FROM runs WHERE job='" + job + "' AND " + extra);
 }
 
-bool has_kairosctl() { return std::string(KAIROSCTL_PATH).size() > 0; }
+bool has_kairosctl() {
+  return std::string(KAIROSCTL_PATH).size() > 0;
+}
 
 // --- reload as a diff --------------------------------------------------------------------
 
@@ -157,8 +159,9 @@ TEST(Reload, BrokenConfigKeepsTheOldJobsFiring) {
   // Bad YAML, by SIGHUP this time: only the log can tell.
   d.rewrite_config("jobs:\n  tick: {shell: \"true\", schedule: {every: 1h}\n");
   d.signal(SIGHUP);
-  ASSERT_TRUE(wait_for([&] { return d.log().find("reload (SIGHUP) refused") != std::string::npos; }))
-      << d.log();
+  ASSERT_TRUE(wait_for([&] {
+    return d.log().find("reload (SIGHUP) refused") != std::string::npos;
+  })) << d.log();
   EXPECT_NE(d.log().find(d.config() + ":"), std::string::npos) << d.log();
 
   // Still the old 200 ms definition.
@@ -301,12 +304,14 @@ TEST(Includes, DuplicateJobAcrossFilesNamesBothAndRefusesToStart) {
   solo: {shell: "true", schedule: {every: 1h}}
 )");
   d.dir().write("jobs.d/a.yaml", "jobs:\n  dup: {shell: \"true\", schedule: {every: 1h}}\n");
-  d.dir().write("jobs.d/b.yaml", "# second\njobs:\n  dup: {shell: \"true\", schedule: {every: 2h}}\n");
+  d.dir().write("jobs.d/b.yaml",
+                "# second\njobs:\n  dup: {shell: \"true\", schedule: {every: 2h}}\n");
   d.start(/*wait_ready=*/false);
   int rc = d.wait_exit(10s);
   EXPECT_NE(rc, 0) << d.log();
   EXPECT_NE(rc, -1) << "kairosd did not exit";
-  const std::string expected = d.dir().file("jobs.d/b.yaml") + ":3:3: duplicate job 'dup' (first defined at " +
+  const std::string expected = d.dir().file("jobs.d/b.yaml") +
+                               ":3:3: duplicate job 'dup' (first defined at " +
                                d.dir().file("jobs.d/a.yaml") + ":2:3)";
   EXPECT_NE(d.log().find(expected), std::string::npos) << d.log();
 }
@@ -322,7 +327,8 @@ class NotifySocket {
     bool control_socket_up = false;  // whether the control socket accepted a connection
   };
 
-  NotifySocket(std::string path, std::string control) : path_(std::move(path)), control_(std::move(control)) {
+  NotifySocket(std::string path, std::string control)
+      : path_(std::move(path)), control_(std::move(control)) {
     fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     sockaddr_un a{};
     a.sun_family = AF_UNIX;
@@ -418,8 +424,9 @@ TEST(Notify, ReadyReloadingWatchdogAndStoppingReachSystemd) {
     return r >= 0 && sd.find("READY=1", static_cast<std::size_t>(r) + 1) >= 0;
   })) << d.log();
   msgs = sd.messages();
-  EXPECT_NE(msgs[static_cast<std::size_t>(sd.find("RELOADING=1", mark))].text.find("MONOTONIC_USEC="),
-            std::string::npos);
+  EXPECT_NE(
+      msgs[static_cast<std::size_t>(sd.find("RELOADING=1", mark))].text.find("MONOTONIC_USEC="),
+      std::string::npos);
 
   // A refused reload also ends with READY=1: the old configuration is running.
   d.rewrite_config("jobs: {tick: {shell: 1\n");
