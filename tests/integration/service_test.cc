@@ -293,6 +293,8 @@ jobs:
 )");
   std::filesystem::create_directories(d.dir().file("jobs.d"));
   d.start();
+  // The socket accepts (backlog) before the loop runs; an answer means the watch is set.
+  ASSERT_FALSE(job_of(d, "a").is_null());
   d.dir().write("jobs.d/new.yaml.tmp", "jobs:\n  n: {shell: \"true\", schedule: {every: 1h}}\n");
   std::filesystem::rename(d.dir().file("jobs.d/new.yaml.tmp"), d.dir().file("jobs.d/new.yaml"));
   ASSERT_TRUE(wait_for([&] { return !job_of(d, "n").is_null(); }, 5s)) << d.log();
