@@ -42,7 +42,8 @@ int report_rpc_error(const Context& ctx, const proto::Error& e) {
     std::cout << proto::dump_line(json{{"error", e}}) << "\n";
   }
   std::string msg = e.message;
-  if (e.code == proto::errc::conflict) msg += " (use --force to start another run anyway)";
+  if (e.code == proto::errc::conflict && msg.find("--force") == std::string::npos)
+    msg += " (use --force to start another run anyway)";
   std::cerr << "kairosctl: " << msg << "\n";
   if (e.code == proto::errc::config_invalid && e.data.is_object() && e.data.contains("errors") &&
       e.data["errors"].is_array()) {
@@ -120,7 +121,10 @@ std::string why_text(const proto::RunInfo& r) {
     s = "exit " + std::to_string(*r.exit_code);
   else if (r.signal)
     s = "signal " + std::to_string(*r.signal);
-  if (!r.error.empty()) s += (s.empty() ? "" : ", ") + r.error;
+  // The daemon's error often restates the exit code ("exit code 2"); say it once.
+  bool restates = r.exit_code && (r.error == "exit code " + std::to_string(*r.exit_code) ||
+                                  r.error == "exit status " + std::to_string(*r.exit_code));
+  if (!r.error.empty() && !restates) s += (s.empty() ? "" : ", ") + r.error;
   if (r.attempts > 1)
     s += (s.empty() ? "" : " ") + std::string("after ") + std::to_string(r.attempts) + " attempts";
   return s;
