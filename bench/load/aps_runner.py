@@ -65,7 +65,7 @@ async def main():
     elif SCENARIO == "throughput":
         for i in range(P["jobs"]):
             sched.add_job(run_job, "interval", args=[i], seconds=P["every_ms"] / 1000,
-                          id=f"j{i}")
+                          id=f"j{i}", max_instances=1000)
     elif SCENARIO == "idle":
         far = datetime(2099, 1, 1, tzinfo=timezone.utc)
         for i in range(P["n"]):
