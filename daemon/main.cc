@@ -4,10 +4,30 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "daemon/service.h"
+
+namespace {
+
+/// `%*`: the sd-daemon(3) priority prefix ("<3>" for errors…), which journald reads from
+/// stderr (SyslogLevelPrefix=), so `journalctl -p warning` finds kairosd's warnings.
+class SyslogPrefix : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    static constexpr const char* kPrefix[] = {"<7>", "<7>", "<6>", "<4>", "<3>", "<2>", "<6>"};
+    const char* p = kPrefix[static_cast<int>(msg.level)];
+    dest.append(p, p + 3);
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<SyslogPrefix>();
+  }
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"kairosd - job scheduler daemon (foreground; logs to stderr)"};
@@ -26,8 +46,13 @@ int main(int argc, char** argv) {
 
   auto logger = spdlog::stderr_color_mt("kairosd");
   spdlog::set_default_logger(logger);
-  // Under systemd the journal adds its own timestamp; keep the line short and greppable.
-  spdlog::set_pattern(std::getenv("INVOCATION_ID") ? "%^%l%$ %v" : "%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  // Under systemd the journal adds its own timestamp and reads the priority prefix; keep
+  // the line short and greppable.
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<SyslogPrefix>('*');
+  formatter->set_pattern(std::getenv("INVOCATION_ID") ? "%*%l %v"
+                                                      : "%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_formatter(std::move(formatter));
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   // Bench only (bench/load): KAIROS_BENCH_BALLAST_MIB=N allocates and touches N MiB at start,

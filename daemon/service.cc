@@ -92,7 +92,14 @@ bool Service::setup(const config::Config& cfg) {
   Millis now = now_ms();
   if (auto n = store_->recover_interrupted(now))
     spdlog::warn("{} run(s) were active when kairosd last stopped; recorded as interrupted", n);
-  store_->prune(cfg.daemon.history.keep_per_job, cfg.daemon.history.keep_for.count(), now);
+  // Old history goes in slices of 1,000 runs so each transaction stays short.
+  std::int64_t pruned = 0, slice = 0;
+  do {
+    slice = store_->prune(cfg.daemon.history.keep_per_job, cfg.daemon.history.keep_for.count(),
+                          now, 1000);
+    pruned += slice;
+  } while (slice == 1000);
+  if (pruned > 0) spdlog::info("history: pruned {} old run(s) at start-up", pruned);
 
   uv_loop_init(&uv_);
   loop_ = std::make_unique<async::Loop>(&uv_);
