@@ -38,6 +38,8 @@ class History {
   /// Commits the open batch now (shutdown, tests).
   void flush();
   std::uint64_t commits() const { return commits_; }
+  /// The longest commit so far, in microseconds (the loop is blocked meanwhile).
+  std::int64_t max_commit_us() const { return max_commit_us_; }
 
  private:
   async::Loop& loop_;
@@ -45,6 +47,7 @@ class History {
   std::vector<std::coroutine_handle<>> waiters_;
   bool open_ = false;
   std::uint64_t commits_ = 0;
+  std::int64_t max_commit_us_ = 0;
 };
 
 }  // namespace kairos::daemon

@@ -204,6 +204,8 @@ Task<void> Service::shutdown() {
     }
   }
   history_->flush();
+  spdlog::info("history: {} commits, the longest blocked the loop {} µs", history_->commits(),
+               history_->max_commit_us());
   // Close every handle; the loop then ends by itself.
   if (server_) server_->close();
   for (auto& w : watchers_) w->close();
