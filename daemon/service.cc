@@ -65,10 +65,12 @@ int Service::run() {
   ::signal(SIGPIPE, SIG_IGN);
 
   if (!setup(config_)) return 1;
-  int rc = loop_->run();
-  (void)rc;
-  // Everything is closed by shutdown(); run the loop once more for close callbacks.
+  loop_->run();
+  // Everything is closed by shutdown(); resume whatever was still queued so every
+  // coroutine frame finishes, then run the loop once more for close callbacks.
+  loop_->drain();
   uv_run(&uv_, UV_RUN_DEFAULT);
+  if (scope_->active() > 0) spdlog::warn("{} task(s) still suspended at exit", scope_->active());
   history_.reset();
   store_.reset();
   if (uv_loop_close(&uv_) != 0) {
@@ -203,6 +205,8 @@ Task<void> Service::shutdown() {
       co_await scheduler_->idle().wait();
     }
   }
+  // Let every job loop (woken by stop_firing) run to its end before the handles go.
+  for (const auto& job : scheduler_->jobs()) co_await job->loop_done.wait();
   history_->flush();
   spdlog::info("history: {} commits, the longest blocked the loop {} µs", history_->commits(),
                history_->max_commit_us());
