@@ -208,7 +208,11 @@ void Service::handle(const std::string& method, const json& params, const Peer& 
       f.since = q.since;
       f.limit = q.limit;
       p::HistoryResult r;
-      for (const auto& row : history_->read().history(f)) r.runs.push_back(run_info(row));
+      for (const auto& row : history_->read().history(f)) {
+        // Active runs: the live view knows the current attempt and phase.
+        auto live = row.finished_at ? nullptr : scheduler_->find_run(row.id);
+        r.runs.push_back(live ? run_info(*live) : run_info(row));
+      }
       return reply(json(r));
     }
     if (method == p::method::logs) {
