@@ -86,6 +86,9 @@ async def main():
     out["finished"] = finished
     out["done_ns"] = done_ns
     print(json.dumps(out), flush=True)
+    # Leave at once: asyncio.run's clean-up can wait forever on subprocess transports of
+    # cancelled jobs after an overload (seen in the throughput scenario).
+    os._exit(0)
 
 
 asyncio.run(main())
