@@ -3,14 +3,14 @@
 # against the bare posix_spawn limit and APScheduler 3.9, side by side.
 #
 #   bench/run.sh [BUILD_DIR]        default build/ (scripts/dev bench builds it first)
-#   OUT=DIR bench/run.sh            where results go (default bench-results/DATE)
+#   OUT=DIR bench/run.sh            where results go (default BUILD_DIR/bench-results/DATE)
 #
 # Needs python3-apscheduler (apt-get install -y python3-apscheduler). Takes ~10 minutes.
 # Figures depend on the machine being otherwise idle: it prints `uptime` before and after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
-OUT=${OUT:-bench-results/$(date -u +%Y%m%dT%H%M%SZ)}
+OUT=${OUT:-$BUILD/bench-results/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
 
 {
