@@ -8,6 +8,7 @@
 #pragma once
 
 #include <coroutine>
+#include <string>
 #include <vector>
 
 #include "async/loop.h"
@@ -17,7 +18,8 @@ namespace kairos::daemon {
 
 class History {
  public:
-  History(async::Loop& loop, store::Store& store);
+  /// `db_path` is used to checkpoint the WAL from libuv's thread pool.
+  History(async::Loop& loop, store::Store& store, std::string db_path);
   History(const History&) = delete;
   History& operator=(const History&) = delete;
 
@@ -40,6 +42,7 @@ class History {
   std::uint64_t commits() const { return commits_; }
   /// The longest commit so far, in microseconds (the loop is blocked meanwhile).
   std::int64_t max_commit_us() const { return max_commit_us_; }
+  std::uint64_t checkpoints() const { return checkpoints_; }
 
  private:
   async::Loop& loop_;
@@ -48,6 +51,10 @@ class History {
   bool open_ = false;
   std::uint64_t commits_ = 0;
   std::int64_t max_commit_us_ = 0;
+  void start_checkpoint();
+  std::string db_path_;
+  bool checkpoint_running_ = false;
+  std::uint64_t checkpoints_ = 0;
 };
 
 }  // namespace kairos::daemon

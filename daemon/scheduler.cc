@@ -173,7 +173,12 @@ Task<void> Scheduler::job_loop(std::shared_ptr<Job> job) {
     auto why = co_await wall_.sleep_until(to_tp(due), stop);
     if (why == async::WakeReason::cancelled) break;
     if (why == async::WakeReason::clock_changed) {
-      spdlog::info("job={} wall clock changed; re-planning", job->name());
+      // Every job wakes at once: one line for all of them, not one per job.
+      Millis t = now_ms();
+      if (t - last_clock_log_ > 1000) {
+        spdlog::info("wall clock changed; re-planning {} job(s)", order_.size());
+        last_clock_log_ = t;
+      }
       continue;
     }
     job->cursor = *next;

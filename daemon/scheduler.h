@@ -101,6 +101,7 @@ class Scheduler {
   bool firing_ = true;
   config::HistoryRetention retention_;
   std::uint64_t finished_since_prune_ = 0;
+  Millis last_clock_log_ = 0;
 };
 
 /// The account a job runs as: the daemon's own, or `user:`/`group:` (root only).

@@ -65,6 +65,9 @@ int Service::run() {
   ::signal(SIGPIPE, SIG_IGN);
 
   if (!setup(config_)) return 1;
+  // The scheduler holds the job definitions now; one copy is enough (10,000 jobs).
+  config_.jobs.clear();
+  config_.jobs.shrink_to_fit();
   loop_->run();
   // Everything is closed by shutdown(); resume whatever was still queued so every
   // coroutine frame finishes, then run the loop once more for close callbacks.
@@ -105,7 +108,7 @@ bool Service::setup(const config::Config& cfg) {
 
   uv_loop_init(&uv_);
   loop_ = std::make_unique<async::Loop>(&uv_);
-  history_ = std::make_unique<History>(*loop_, *store_);
+  history_ = std::make_unique<History>(*loop_, *store_, cfg.daemon.database);
   processes_ = std::make_unique<async::ProcessManager>(*loop_);
   wall_ = async::WallTimer::create(*loop_, &err);
   if (!wall_) {
@@ -261,6 +264,8 @@ protocol::ReloadResult Service::reload(const std::string& origin) {
   cfg.daemon.socket = config_.daemon.socket;
   cfg.daemon.database = config_.daemon.database;
   config_ = std::move(cfg);
+  config_.jobs.clear();
+  config_.jobs.shrink_to_fit();
   if (watch_changed) watch_files();
   out.ok = true;
   out.added = d.added;

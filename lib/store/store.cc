@@ -156,6 +156,7 @@ struct Store::Impl {
   // history() variants by filter mask (job=1, status=2, since=4), prepared on first use.
   std::array<Statement, 8> history;
   int depth = 0;
+  std::function<void(int)> wal_hook;
   bool doomed = false;  // an inner level rolled back: the outermost must not commit
 };
 
@@ -198,6 +199,39 @@ std::unique_ptr<Store> Store::open(const std::string& path, std::string* error) 
 }
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+void Store::on_wal_commit(std::function<void(int)> hook) {
+  impl_->wal_hook = std::move(hook);
+  // sqlite3_wal_hook replaces the automatic checkpoint's own hook.
+  sqlite3_wal_hook(
+      impl_->db.get(),
+      [](void* arg, sqlite3*, const char*, int pages) {
+        auto* impl = static_cast<Impl*>(arg);
+        if (impl->wal_hook) impl->wal_hook(pages);
+        return SQLITE_OK;
+      },
+      impl_.get());
+}
+
+bool Store::checkpoint(const std::string& path, std::string* error) {
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  Connection db(raw);
+  if (rc == SQLITE_OK) {
+    sqlite3_busy_timeout(raw, kBusyTimeoutMs);
+    // A new connection only learns the file is in WAL mode when it first reads it;
+    // until then the checkpoint silently does nothing.
+    rc = sqlite3_exec(raw, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
+    int log = 0, done = 0;
+    if (rc == SQLITE_OK)
+      rc = sqlite3_wal_checkpoint_v2(raw, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    if (rc == SQLITE_OK && log < 0) rc = SQLITE_ERROR;
+  }
+  if (rc != SQLITE_OK && error != nullptr)
+    *error = raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
+  return rc == SQLITE_OK;
+}
 
 Store::~Store() {
   if (impl_ && impl_->depth > 0) {

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <exception>
 #include <limits>
 #include <memory>
@@ -140,6 +141,16 @@ class Store {
   void rollback() noexcept;
   /// Current nesting depth (0 = no transaction open).
   int transaction_depth() const;
+
+  // --- checkpoints --------------------------------------------------------------------
+  /// Turns off SQLite's automatic checkpoint, which runs inside a commit and syncs the
+  /// database on the committing thread (milliseconds on a busy disk). `hook` is called
+  /// after every commit with the WAL's size in pages; the caller then runs checkpoint()
+  /// off its thread. The hook must not use this Store.
+  void on_wal_commit(std::function<void(int wal_pages)> hook);
+  /// A PASSIVE checkpoint of the database at `path` through a connection of its own:
+  /// safe from another thread while the Store writes (it never blocks the writer).
+  static bool checkpoint(const std::string& path, std::string* error);
 
   /// Text recover_interrupted() writes into `error`.
   static constexpr const char* kInterruptedError = "kairosd stopped while the run was active";

@@ -13,7 +13,9 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <algorithm>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace fs = std::filesystem;
@@ -860,3 +862,59 @@ TEST_F(StoreTest, KillNineAtAnArbitraryInstantLosesNoCommittedRun) {
 }
 
 }  // namespace
+
+namespace kairos::store {
+namespace {
+
+class CheckpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "kairos-ckpt-XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    path_ = (dir_ / "history.db").string();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+  std::string path_;
+};
+
+TEST_F(CheckpointTest, CommitHookReplacesAutoCheckpointAndACheckpointFromAnotherThreadWorks) {
+  std::string err;
+  auto s = Store::open(path_, &err);
+  ASSERT_NE(s, nullptr) << err;
+  std::vector<int> pages;
+  s->on_wal_commit([&](int p) { pages.push_back(p); });
+  for (int i = 0; i < 1500; ++i) {
+    Store::Transaction tx(*s);
+    RunRow r;
+    r.job = "j";
+    r.trigger = "schedule";
+    r.status = "succeeded";
+    r.scheduled_at = i;
+    r.error = std::string(2000, 'x');  // grow the WAL past SQLite's 1000-page default
+    s->insert_run(r);
+  }
+  ASSERT_EQ(pages.size(), 1500u);
+  // The automatic checkpoint is off: the WAL only grows.
+  EXPECT_TRUE(std::is_sorted(pages.begin(), pages.end()));
+  EXPECT_GT(pages.back(), 1000);
+  bool ok = false;
+  std::thread t([&] { ok = Store::checkpoint(path_, &err); });
+  t.join();
+  EXPECT_TRUE(ok) << err;
+  // After the checkpoint the next commit starts the WAL over.
+  {
+    Store::Transaction tx(*s);
+    RunRow r;
+    r.job = "j";
+    r.trigger = "schedule";
+    r.status = "succeeded";
+    s->insert_run(r);
+  }
+  EXPECT_LT(pages.back(), 10);
+  EXPECT_EQ(s->history(HistoryFilter{"j", std::nullopt, std::nullopt, 5000}).size(), 1501u);
+}
+
+}  // namespace
+}  // namespace kairos::store
