@@ -49,6 +49,7 @@ struct Run {
   Millis started_at = 0;
   RunPhase phase = RunPhase::queued;
   int attempts = 0;
+  bool row_durable = false;  // the run row is committed (written ahead of the firing)
   async::CancelSource cancel;
   std::string cancel_reason;                 // recorded as the run's error
   std::shared_ptr<Run> predecessor;          // overlap `queue`: starts after this one

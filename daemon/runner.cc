@@ -180,8 +180,14 @@ Task<void> Runner::execute(std::shared_ptr<Run> run) {
     a.started_at = now;
     a.status = "running";
     w.insert_attempt(a);
-    // The rows must be on disk before the process exists (crash safety).
-    co_await history_.durable();
+    // The run's row must be on disk before the process exists (crash safety). A
+    // scheduled firing wrote it ahead of time, so only a manual or catch-up run waits
+    // for a commit here; the attempt row is committed with the batch after the spawn
+    // (after a crash the run is `interrupted` either way).
+    if (!run->row_durable) {
+      co_await history_.durable();
+      run->row_durable = true;
+    }
     last = co_await attempt(run.get(), n);
     attempted = true;
     a.finished_at = now_ms();

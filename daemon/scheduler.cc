@@ -26,6 +26,9 @@ namespace {
 constexpr Millis kLateGrace = 1000;
 /// Enumeration bound when counting firings of calendar schedules.
 constexpr std::int64_t kCountCap = 1'000'000;
+/// A scheduled firing's run row is written and committed this long before its instant,
+/// so that at the instant only the spawn is left (the row must exist before the process).
+constexpr Millis kPrewriteLead = 3;
 /// History pruning: every kPruneEvery finished runs, delete at most kPruneSlice old ones.
 constexpr std::uint64_t kPruneEvery = 500;
 constexpr std::int64_t kPruneSlice = 1000;
@@ -170,8 +173,29 @@ Task<void> Scheduler::job_loop(std::shared_ptr<Job> job) {
       due += std::uniform_int_distribution<Millis>(0, job->spec->schedule.jitter.count())(rng());
     }
     job->next_fire = due;
-    auto why = co_await wall_.sleep_until(to_tp(due), stop);
-    if (why == async::WakeReason::cancelled) break;
+    auto why = async::WakeReason::reached;
+    if (due - kPrewriteLead > now_ms())
+      why = co_await wall_.sleep_until(to_tp(due - kPrewriteLead), stop);
+    std::int64_t pre = 0;
+    if (why == async::WakeReason::reached && !job->paused && firing_) {
+      pre = prewrite(*job, due);
+      co_await history_.durable();
+      why = co_await wall_.sleep_until(to_tp(due), stop);
+      if (why != async::WakeReason::reached || job->paused || !firing_) {
+        // The firing did not happen after all: its row never stood for a run.
+        history_.write().delete_run(pre);
+        pre = 0;
+        if (why == async::WakeReason::reached) why = async::WakeReason::cancelled;
+      }
+    }
+    if (why == async::WakeReason::cancelled) {
+      if (!stop.requested()) {  // paused during the lead time: the firing is skipped
+        job->cursor = *next;
+        save_state(*job);
+        continue;
+      }
+      break;
+    }
     if (why == async::WakeReason::clock_changed) {
       // Every job wakes at once: one line for all of them, not one per job.
       Millis t = now_ms();
@@ -182,7 +206,7 @@ Task<void> Scheduler::job_loop(std::shared_ptr<Job> job) {
       continue;
     }
     job->cursor = *next;
-    if (!job->paused && firing_) fire(job, due, "schedule");
+    if (pre) fire(job, due, "schedule", pre);
     save_state(*job);
   }
   job->next_fire.reset();
@@ -190,17 +214,27 @@ Task<void> Scheduler::job_loop(std::shared_ptr<Job> job) {
 }
 
 void Scheduler::fire(const std::shared_ptr<Job>& job, Millis scheduled_at,
-                     const std::string& trigger) {
-  (void)admit(job, scheduled_at, trigger, false, true);
+                     const std::string& trigger, std::int64_t prewritten) {
+  (void)admit(job, scheduled_at, trigger, false, true, prewritten);
+}
+
+std::int64_t Scheduler::prewrite(const Job& job, Millis scheduled_at) {
+  store::RunRow row;
+  row.job = job.name();
+  row.trigger = "schedule";
+  row.scheduled_at = scheduled_at;
+  row.status = "queued";
+  return history_.write().insert_run(row);
 }
 
 std::variant<std::shared_ptr<Run>, Refusal> Scheduler::admit(const std::shared_ptr<Job>& job,
                                                              Millis scheduled_at,
                                                              const std::string& trigger,
-                                                             bool force, bool record_skip) {
+                                                             bool force, bool record_skip,
+                                                             std::int64_t prewritten) {
   const auto& spec = *job->spec;
   auto refuse = [&](std::string why, std::int64_t blocking) -> Refusal {
-    if (record_skip) record_skipped(*job, scheduled_at, trigger, why);
+    if (record_skip) record_skipped(*job, scheduled_at, trigger, why, prewritten);
     return Refusal{std::move(why), blocking};
   };
   std::shared_ptr<Run> predecessor;
@@ -233,26 +267,31 @@ std::variant<std::shared_ptr<Run>, Refusal> Scheduler::admit(const std::shared_p
       }
     }
   }
-  auto run = begin_run(job, scheduled_at, trigger);
+  auto run = begin_run(job, scheduled_at, trigger, prewritten);
   run->predecessor = std::move(predecessor);
   runner_.start(run);
   return run;
 }
 
 std::shared_ptr<Run> Scheduler::begin_run(const std::shared_ptr<Job>& job, Millis scheduled_at,
-                                          const std::string& trigger) {
+                                          const std::string& trigger, std::int64_t prewritten) {
   auto run = std::make_shared<Run>();
   run->job = job;
   run->spec = job->spec;
   run->identity = job->identity;
   run->trigger = trigger;
   run->scheduled_at = scheduled_at;
-  store::RunRow row;
-  row.job = job->name();
-  row.trigger = trigger;
-  row.scheduled_at = scheduled_at;
-  row.status = "queued";
-  run->id = history_.write().insert_run(row);
+  if (prewritten) {
+    run->id = prewritten;
+    run->row_durable = true;
+  } else {
+    store::RunRow row;
+    row.job = job->name();
+    row.trigger = trigger;
+    row.scheduled_at = scheduled_at;
+    row.status = "queued";
+    run->id = history_.write().insert_run(row);
+  }
   runs_[run->id] = run;
   job->active.push_back(run);
   idle_.reset();
@@ -261,15 +300,18 @@ std::shared_ptr<Run> Scheduler::begin_run(const std::shared_ptr<Job>& job, Milli
 }
 
 void Scheduler::record_skipped(const Job& job, Millis scheduled_at, const std::string& trigger,
-                               const std::string& why) {
+                               const std::string& why, std::int64_t prewritten) {
   store::RunRow row;
+  row.id = prewritten;
   row.job = job.name();
   row.trigger = trigger;
   row.scheduled_at = scheduled_at;
   row.finished_at = now_ms();
   row.status = "skipped";
   row.error = why;
-  auto id = history_.write().insert_run(row);
+  std::int64_t id = prewritten;
+  if (prewritten) history_.write().finish_run(row);
+  else id = history_.write().insert_run(row);
   spdlog::info("job={} run={} skipped: {}", job.name(), id, why);
 }
 
@@ -337,7 +379,7 @@ Millis Scheduler::catch_up(const std::shared_ptr<Job>& job, Millis from, Millis 
                  config::to_string(spec.catch_up.policy));
   }
   if (!to_run.empty() && !job->paused) {
-    if (to_run.size() == 1) admit(job, to_run.front(), "catch_up", false, true);
+    if (to_run.size() == 1) (void)admit(job, to_run.front(), "catch_up", false, true);
     else scope_.spawn(catch_up_all(job, std::move(to_run)));
   }
   return last;

@@ -76,15 +76,19 @@ class Scheduler {
   void launch(const std::shared_ptr<Job>& job);
   Task<void> job_loop(std::shared_ptr<Job> job);
   /// Fires one firing under the overlap policy.
-  void fire(const std::shared_ptr<Job>& job, Millis scheduled_at, const std::string& trigger);
+  void fire(const std::shared_ptr<Job>& job, Millis scheduled_at, const std::string& trigger,
+            std::int64_t prewritten = 0);
   std::variant<std::shared_ptr<Run>, Refusal> admit(const std::shared_ptr<Job>& job,
                                                     Millis scheduled_at,
                                                     const std::string& trigger, bool force,
-                                                    bool record_skip);
+                                                    bool record_skip,
+                                                    std::int64_t prewritten = 0);
   std::shared_ptr<Run> begin_run(const std::shared_ptr<Job>& job, Millis scheduled_at,
-                                 const std::string& trigger);
+                                 const std::string& trigger, std::int64_t prewritten);
   void record_skipped(const Job& job, Millis scheduled_at, const std::string& trigger,
-                      const std::string& why);
+                      const std::string& why, std::int64_t prewritten);
+  /// Writes a scheduled firing's run row (queued) ahead of its instant; returns its id.
+  std::int64_t prewrite(const Job& job, Millis scheduled_at);
   /// Firings in (from, to]: catch-up policy. Returns the last firing considered.
   Millis catch_up(const std::shared_ptr<Job>& job, Millis from, Millis to);
   Task<void> catch_up_all(std::shared_ptr<Job> job, std::vector<Millis> firings);

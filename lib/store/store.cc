@@ -69,6 +69,7 @@ struct Store::Impl {
            VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12))");
     set_run_status =
         prep("UPDATE runs SET status = ?2, started_at = coalesce(?3, started_at) WHERE id = ?1");
+    delete_run = prep("DELETE FROM runs WHERE id = ?1");
     finish_run = prep(
         R"(UPDATE runs SET status = ?2, started_at = coalesce(?3, started_at), finished_at = ?4,
              attempts = ?5, exit_code = ?6, signal = ?7, error = ?8 WHERE id = ?1)");
@@ -150,6 +151,7 @@ struct Store::Impl {
 
   // Declared first so it is destroyed last: sqlite3_close needs every statement finalized.
   Connection db;
+  Statement delete_run;
   Statement insert_run, set_run_status, finish_run, insert_attempt, finish_attempt, put_job_state,
       get_job_state, get_run, get_attempts, last_result, last_scheduled, recover_attempts,
       recover_runs, first_job, next_job, nth_newest, prune_job, prune_age;
@@ -284,6 +286,8 @@ void Store::finish_run(const RunRow& row) {
       .bind_text(8, row.error, /*empty_is_null=*/true);
   if (q.run() == 0) spdlog::warn("history: finish_run: no run {}", row.id);
 }
+
+void Store::delete_run(std::int64_t run_id) { impl_->delete_run.use().bind(1, run_id).run(); }
 
 namespace {
 void bind_attempt(Statement::Use& q, const AttemptRow& row, bool with_output) {

@@ -106,6 +106,9 @@ class Store {
                       std::optional<Millis> started_at);
   /// Final state of a run: status, finished_at, attempts, exit_code, signal, error.
   void finish_run(const RunRow& row);
+  /// Removes a run that never started (a row written ahead of a firing that then did
+  /// not happen: shutdown, clock step). Its attempts go with it.
+  void delete_run(std::int64_t run_id);
   void insert_attempt(const AttemptRow& row);  // at attempt start (status running)
   void finish_attempt(const AttemptRow& row);  // at attempt end (with output)
   void put_job_state(const JobState& state);
