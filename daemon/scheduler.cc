@@ -178,7 +178,7 @@ Task<void> Scheduler::job_loop(std::shared_ptr<Job> job) {
       why = co_await wall_.sleep_until(to_tp(due - kPrewriteLead), stop);
     std::int64_t pre = 0;
     if (why == async::WakeReason::reached && !job->paused && firing_) {
-      pre = prewrite(*job, due);
+      pre = insert_queued(*job, due, "schedule");
       co_await history_.durable();
       why = co_await wall_.sleep_until(to_tp(due), stop);
       if (why != async::WakeReason::reached || job->paused || !firing_) {
@@ -218,10 +218,11 @@ void Scheduler::fire(const std::shared_ptr<Job>& job, Millis scheduled_at,
   (void)admit(job, scheduled_at, trigger, false, true, prewritten);
 }
 
-std::int64_t Scheduler::prewrite(const Job& job, Millis scheduled_at) {
+std::int64_t Scheduler::insert_queued(const Job& job, Millis scheduled_at,
+                                      const std::string& trigger) {
   store::RunRow row;
   row.job = job.name();
-  row.trigger = "schedule";
+  row.trigger = trigger;
   row.scheduled_at = scheduled_at;
   row.status = "queued";
   return history_.write().insert_run(row);
@@ -285,12 +286,7 @@ std::shared_ptr<Run> Scheduler::begin_run(const std::shared_ptr<Job>& job, Milli
     run->id = prewritten;
     run->row_durable = true;
   } else {
-    store::RunRow row;
-    row.job = job->name();
-    row.trigger = trigger;
-    row.scheduled_at = scheduled_at;
-    row.status = "queued";
-    run->id = history_.write().insert_run(row);
+    run->id = insert_queued(*job, scheduled_at, trigger);
   }
   runs_[run->id] = run;
   job->active.push_back(run);

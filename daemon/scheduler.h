@@ -87,8 +87,9 @@ class Scheduler {
                                  const std::string& trigger, std::int64_t prewritten);
   void record_skipped(const Job& job, Millis scheduled_at, const std::string& trigger,
                       const std::string& why, std::int64_t prewritten);
-  /// Writes a scheduled firing's run row (queued) ahead of its instant; returns its id.
-  std::int64_t prewrite(const Job& job, Millis scheduled_at);
+  /// Writes a run row with status queued; returns its id. Scheduled firings call it
+  /// ahead of their instant, other runs when they begin.
+  std::int64_t insert_queued(const Job& job, Millis scheduled_at, const std::string& trigger);
   /// Firings in (from, to]: catch-up policy. Returns the last firing considered.
   Millis catch_up(const std::shared_ptr<Job>& job, Millis from, Millis to);
   Task<void> catch_up_all(std::shared_ptr<Job> job, std::vector<Millis> firings);

@@ -866,23 +866,10 @@ TEST_F(StoreTest, KillNineAtAnArbitraryInstantLosesNoCommittedRun) {
 namespace kairos::store {
 namespace {
 
-class CheckpointTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "kairos-ckpt-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    path_ = (dir_ / "history.db").string();
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
-  std::string path_;
-};
-
-TEST_F(CheckpointTest, CommitHookReplacesAutoCheckpointAndACheckpointFromAnotherThreadWorks) {
+TEST_F(StoreTest, CommitHookReplacesAutoCheckpointAndACheckpointFromAnotherThreadWorks) {
   std::string err;
-  auto s = Store::open(path_, &err);
-  ASSERT_NE(s, nullptr) << err;
+  auto s = open();
+  ASSERT_NE(s, nullptr);
   std::vector<int> pages;
   s->on_wal_commit([&](int p) { pages.push_back(p); });
   for (int i = 0; i < 1500; ++i) {
