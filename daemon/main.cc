@@ -8,6 +8,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "async/process.h"
 #include "daemon/service.h"
 
 namespace {
@@ -30,6 +31,8 @@ class SyslogPrefix : public spdlog::custom_flag_formatter {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any thread exists, so every thread inherits it (see async/process.h).
+  kairos::async::block_sigchld();
   CLI::App app{"kairosd - job scheduler daemon (foreground; logs to stderr)"};
   std::string config = "/etc/kairos/kairos.yaml";
   std::string state_dir;

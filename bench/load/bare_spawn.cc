@@ -1,9 +1,12 @@
 // The physical limit for the load driver: how fast this machine can start (and reap)
-// processes with the same posix_spawn recipe kairosd uses (vfork, own process group,
-// stdin /dev/null, stdout+stderr into a pipe, closefrom(3)), with no scheduler around it.
+// processes with no scheduler around it. Two recipes, the same child set-up (own process
+// group, default signals, stdin /dev/null, stdout+stderr into a pipe, no other fd):
+//   --recipe=kairos   (default) async::Spawner, the very code kairosd spawns with
+//                     (clone(CLONE_VM|CLONE_VFORK) on a stack kept between spawns);
+//   --recipe=posix    glibc's posix_spawn (POSIX_SPAWN_USEVFORK), the textbook limit.
 //
-//   kairos_bare_spawn burst N [PROGRAM]        start N children back to back, then reap
-//   kairos_bare_spawn rate N CONCURRENCY [PROGRAM]
+//   kairos_bare_spawn [--recipe=R] burst N [PROGRAM]   start N children back to back, then reap
+//   kairos_bare_spawn [--recipe=R] rate N CONCURRENCY [PROGRAM]
 //                                              start+reap N children, at most CONCURRENCY
 //                                              alive at once (sustained rate)
 //   env KAIROS_BENCH_BALLAST_MIB=M             first allocate and touch M MiB (large-RSS run)
@@ -24,6 +27,8 @@
 #include <string>
 #include <vector>
 
+#include "async/spawn.h"
+
 namespace {
 
 struct Child {
@@ -35,7 +40,33 @@ char* g_argv[2];
 char g_env0[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 char* g_envp[] = {g_env0, nullptr};
 
+bool g_posix = false;
+
+Child spawn_one_kairos() {
+  static kairos::async::Spawner spawner;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    perror("pipe2");
+    std::exit(1);
+  }
+  kairos::async::ChildSpec spec;
+  spec.path = g_argv[0];
+  spec.argv = g_argv;
+  spec.envp = g_envp;
+  spec.output_fd = fds[1];
+  kairos::async::SpawnFailure failure;
+  pid_t pid = spawner.spawn(spec, &failure);
+  close(fds[1]);
+  if (pid < 0) {
+    std::fprintf(stderr, "spawn %s (%s): %s\n", g_argv[0], failure.step,
+                 std::strerror(failure.error));
+    std::exit(1);
+  }
+  return {pid, fds[0]};
+}
+
 Child spawn_one() {
+  if (!g_posix) return spawn_one_kairos();
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
     perror("pipe2");
@@ -96,6 +127,16 @@ double since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::strncmp(argv[1], "--recipe=", 9) == 0) {
+    std::string recipe = argv[1] + 9;
+    if (recipe != "kairos" && recipe != "posix") {
+      std::fprintf(stderr, "unknown recipe %s (kairos, posix)\n", recipe.c_str());
+      return 2;
+    }
+    g_posix = recipe == "posix";
+    --argc;
+    ++argv;
+  }
   if (argc < 3) {
     std::fprintf(stderr, "usage: %s burst N [PROGRAM] | rate N CONCURRENCY [PROGRAM]\n", argv[0]);
     return 2;
@@ -157,8 +198,8 @@ int main(int argc, char** argv) {
   getrusage(RUSAGE_SELF, &ru);
   double cpu = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
-  std::printf("{\"mode\": \"%s\", \"n\": %d, \"seconds\": %.6f, \"per_second\": %.1f, "
+  std::printf("{\"mode\": \"%s\", \"recipe\": \"%s\", \"n\": %d, \"seconds\": %.6f, \"per_second\": %.1f, "
               "\"rss_kib\": %ld, \"cpu_us_per_spawn\": %.1f}\n",
-              mode.c_str(), n, seconds, n / seconds, rss, cpu / n * 1e6);
+              mode.c_str(), g_posix ? "posix" : "kairos", n, seconds, n / seconds, rss, cpu / n * 1e6);
   return 0;
 }

@@ -2,13 +2,15 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <string_view>
+#include <system_error>
 
 #include "async/timeout.h"
 
@@ -72,22 +74,6 @@ std::string env_value(const std::vector<std::string>& env, const std::string& na
   return {};
 }
 
-/// Owns the posix_spawn attribute and file-action objects.
-struct SpawnPlan {
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  SpawnPlan() {
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attr);
-  }
-  ~SpawnPlan() {
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-  }
-  SpawnPlan(const SpawnPlan&) = delete;
-  SpawnPlan& operator=(const SpawnPlan&) = delete;
-};
-
 struct Fd {
   int fd = -1;
   Fd() = default;
@@ -131,6 +117,10 @@ void Process::on_exit(int wait_status) {
 void Process::on_eof() {
   pipe_.close();
   eof_.set();
+  // The write end closes when the child (and its group) exits, normally together with
+  // SIGCHLD. Should a SIGCHLD ever go astray (a thread that does not block it), this
+  // still reaps the child.
+  if (!status_) pm_.reap();
 }
 
 Task<ExitStatus> Process::wait(std::chrono::milliseconds drain_limit) {
@@ -148,19 +138,30 @@ Task<bool> Process::wait_eof(CancelToken t) { co_return co_await eof_.wait(std::
 
 // --- ProcessManager ----------------------------------------------------------------
 
+void block_sigchld() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
 ProcessManager::ProcessManager(Loop& loop) : loop_(loop) {
-  uv_signal_init(loop_.uv(), sigchld_.get());
+  block_sigchld();
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  sigfd_ = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (sigfd_ < 0)
+    throw std::system_error(errno, std::generic_category(), "signalfd(SIGCHLD)");
+  uv_poll_init(loop_.uv(), sigchld_.get(), sigfd_);
   sigchld_.mark_initialized();
   sigchld_.get()->data = this;
-  uv_signal_start(
-      sigchld_.get(),
-      [](uv_signal_t* s, int) {
-        if (s->data) static_cast<ProcessManager*>(s->data)->on_sigchld();
-      },
-      SIGCHLD);
+  uv_poll_start(sigchld_.get(), UV_READABLE, [](uv_poll_t* p, int, int) {
+    if (p->data) static_cast<ProcessManager*>(p->data)->on_sigchld();
+  });
   uv_unref(sigchld_.base());
   // Children that exited before the watcher existed.
-  on_sigchld();
+  reap();
 }
 
 ProcessManager::~ProcessManager() { close(); }
@@ -168,7 +169,9 @@ ProcessManager::~ProcessManager() { close(); }
 void ProcessManager::close() {
   if (closed_) return;
   closed_ = true;
-  sigchld_.close();
+  sigchld_.close();  // stops polling at once, so the fd can go now
+  if (sigfd_ >= 0) ::close(sigfd_);
+  sigfd_ = -1;
 }
 
 void ProcessManager::forget(pid_t pid) {
@@ -180,9 +183,18 @@ void ProcessManager::forget(pid_t pid) {
 }
 
 void ProcessManager::on_sigchld() {
-  // SIGCHLD coalesces: collect every child that has exited. Peek first (WNOWAIT) so a
-  // job's leftover group members are killed while the group id is still reserved by
-  // the unreaped leader.
+  // SIGCHLD is not a queued signal: however many children exited, one read empties the
+  // signalfd, and reap() collects them all.
+  signalfd_siginfo info;
+  if (::read(sigfd_, &info, sizeof info) < 0) {
+    // EAGAIN: already emptied; reap anyway, it is cheap and never wrong.
+  }
+  reap();
+}
+
+void ProcessManager::reap() {
+  // Peek first (WNOWAIT) so a job's leftover group members are killed while the group id
+  // is still reserved by the unreaped leader.
   for (;;) {
     siginfo_t info{};
     if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0) break;
@@ -235,29 +247,24 @@ std::unique_ptr<Process> ProcessManager::spawn(const SpawnOptions& o, std::strin
   if (::pipe2(fds, O_CLOEXEC) != 0) return fail(std::string("pipe: ") + std::strerror(errno));
   Fd rd(fds[0]), wr(fds[1]);
 
-  SpawnPlan plan;
-  posix_spawn_file_actions_addopen(&plan.actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&plan.actions, wr.fd, 1);
-  posix_spawn_file_actions_adddup2(&plan.actions, wr.fd, 2);
-  if (!o.working_dir.empty())
-    posix_spawn_file_actions_addchdir_np(&plan.actions, o.working_dir.c_str());
-  // Belt and braces: the daemon opens everything O_CLOEXEC, but a library might not.
-  posix_spawn_file_actions_addclosefrom_np(&plan.actions, 3);
-  sigset_t all, none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&plan.attr, &all);
-  posix_spawnattr_setsigmask(&plan.attr, &none);
-  posix_spawnattr_setpgroup(&plan.attr, 0);
-  posix_spawnattr_setflags(&plan.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
-                                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_USEVFORK);
-
-  pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, exe->c_str(), &plan.actions, &plan.attr, argv.data(), envp.data());
-  if (rc != 0) {
-    if (rc == ENOENT && !o.working_dir.empty() && ::access(o.working_dir.c_str(), F_OK) != 0)
-      return fail("working_dir " + o.working_dir + ": " + std::strerror(rc));
-    return fail("cannot start " + *exe + ": " + std::strerror(rc));
+  ChildSpec child;
+  child.path = exe->c_str();
+  child.argv = argv.data();
+  child.envp = envp.data();
+  child.output_fd = wr.fd;
+  child.working_dir = o.working_dir.empty() ? nullptr : o.working_dir.c_str();
+  SpawnFailure failure;
+  pid_t pid = spawner_.spawn(child, &failure);
+  if (pid < 0 && std::string_view(failure.step) == "working_dir" && !o.fallback_dir.empty()) {
+    child.working_dir = o.fallback_dir.c_str();
+    pid = spawner_.spawn(child, &failure);
+  }
+  if (pid < 0) {
+    std::string why = std::strerror(failure.error);
+    if (std::string_view(failure.step) == "working_dir")
+      return fail("working_dir " + o.working_dir + ": " + why);
+    if (std::string_view(failure.step) == "exec") return fail("cannot start " + *exe + ": " + why);
+    return fail("cannot start " + *exe + " (" + failure.step + "): " + why);
   }
   ::close(wr.release());  // the parent's copy of the write end must go, or EOF never comes
 

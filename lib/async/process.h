@@ -1,17 +1,26 @@
 // Child processes for job attempts.
 //
-// Spawn path: posix_spawn (glibc implements it with clone(CLONE_VM|CLONE_VFORK)), not
-// uv_spawn: libuv 1.44's uv_spawn uses fork(), whose cost grows with the parent's RSS
-// (measured ~8x slower at 256 MiB). Each child gets its own process group, stdin from
-// /dev/null, stdout+stderr into one pipe whose tail is kept (bounded), every signal at
-// its default disposition, an empty signal mask, and no file descriptor but 0-2.
-// Switching user is done by exec'ing util-linux's setpriv(1) in front of the command,
-// because posix_spawn cannot change credentials.
+// Spawn path: clone(CLONE_VM|CLONE_VFORK) through async::Spawner (spawn.h), as glibc's
+// posix_spawn does but without its per-call stack mapping; not uv_spawn: libuv 1.44's
+// uv_spawn uses fork(), whose cost grows with the parent's RSS (measured ~8x slower at
+// 256 MiB). Each child gets its own process group, stdin from /dev/null, stdout+stderr
+// into one pipe whose tail is kept (bounded), every signal at its default disposition,
+// an empty signal mask, and no file descriptor but 0-2. Switching user is done by
+// exec'ing util-linux's setpriv(1) in front of the command: a vfork child shares the
+// daemon's memory and must not run NSS lookups (initgroups) itself.
 //
-// Reaping: ProcessManager owns the SIGCHLD watcher and reaps every child (the daemon
+// Reaping: ProcessManager reads SIGCHLD from a signalfd and reaps every child (the daemon
 // is a child subreaper, so double-forked descendants land here too). When a job's main
 // process exits, whatever is left in its process group is killed before the leader is
 // reaped, while the group id cannot yet have been reused.
+//
+// SIGCHLD must stay blocked in every thread of the process, or the kernel may hand it to
+// a thread that discards it instead of queueing it for the signalfd. Threads inherit the
+// mask of their creator, so call block_sigchld() first thing in main(), before anything
+// starts a thread (libuv's thread pool, say); the ProcessManager also blocks it in the
+// thread that constructs it. A signalfd instead of a signal handler also keeps the exit
+// of a child from interrupting (and waking) the daemon's other threads, and costs one
+// read() per wake-up instead of libuv's handler, pipe and second pipe.
 #pragma once
 
 #include <sys/types.h>
@@ -27,6 +36,7 @@
 #include "async/cancel.h"
 #include "async/handle.h"
 #include "async/loop.h"
+#include "async/spawn.h"
 #include "async/sync.h"
 #include "async/task.h"
 
@@ -36,6 +46,7 @@ struct SpawnOptions {
   std::vector<std::string> argv;  // argv[0] looked up in the PATH of `env` when it has no '/'
   std::vector<std::string> env;   // "NAME=value", the complete environment
   std::string working_dir;        // empty: inherit
+  std::string fallback_dir;       // used when working_dir cannot be entered (empty: fail)
   std::uint64_t output_limit = 64 * 1024;
   std::optional<uid_t> uid;  // switch identity (needs root); with gid and supplementary groups
   std::optional<gid_t> gid;
@@ -120,14 +131,20 @@ class ProcessManager {
  private:
   friend class Process;
   void on_sigchld();
+  void reap();
   void forget(pid_t pid);
   Loop& loop_;
-  UvHandle<uv_signal_t> sigchld_;
+  Spawner spawner_;
+  int sigfd_ = -1;
+  UvHandle<uv_poll_t> sigchld_;
   std::unordered_map<pid_t, Process*> live_;
   std::uint64_t orphans_reaped_ = 0;
   bool referenced_ = false;
   bool closed_ = false;
 };
+
+/// Blocks SIGCHLD in the calling thread (and so in every thread it creates later).
+void block_sigchld();
 
 /// Looks `name` up like execvp would, in the colon-separated `path`.
 std::optional<std::string> find_executable(const std::string& name, const std::string& path);

@@ -1,7 +1,9 @@
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <string>
 
@@ -104,6 +106,57 @@ TEST_F(ProcessTest, BadWorkingDir) {
   std::string err;
   EXPECT_FALSE(pm_->spawn(o, &err));
   EXPECT_NE(err.find("working_dir /nonexistent/dir"), std::string::npos) << err;
+}
+
+TEST_F(ProcessTest, FallbackDirWhenTheWorkingDirIsGone) {
+  auto o = sh("pwd");
+  o.working_dir = "/nonexistent/home";
+  o.fallback_dir = "/";
+  EXPECT_EQ(run_process(o).output, "/\n");
+  o.working_dir = "/tmp";
+  EXPECT_EQ(run_process(o).output, "/tmp\n");
+}
+
+TEST_F(ProcessTest, ChildStartsWithDefaultSignalsAndEmptyMask) {
+  // Whatever the daemon does with its own signals must not leak into a job: an ignored
+  // SIGPIPE would survive execve, a blocked mask too.
+  struct sigaction ign{}, old_pipe{}, old_usr1{};
+  ign.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ign, &old_pipe);
+  struct sigaction catcher{};
+  catcher.sa_handler = [](int) {};
+  ::sigaction(SIGUSR1, &catcher, &old_usr1);
+  sigset_t usr2, old_mask;
+  sigemptyset(&usr2);
+  sigaddset(&usr2, SIGUSR2);
+  ::pthread_sigmask(SIG_BLOCK, &usr2, &old_mask);
+  auto r = run_process(sh("exec cat /proc/self/status"));
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  ::sigaction(SIGUSR1, &old_usr1, nullptr);
+  ::sigaction(SIGPIPE, &old_pipe, nullptr);
+  for (const char* line : {"SigBlk:\t0000000000000000\n", "SigIgn:\t0000000000000000\n",
+                           "SigCgt:\t0000000000000000\n"})
+    EXPECT_NE(r.output.find(line), std::string::npos) << line << r.output;
+}
+
+TEST_F(ProcessTest, ExecFailureIsReportedAndLeavesNoZombie) {
+  char dir[] = "/tmp/kairos-exec-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  std::string script = std::string(dir) + "/not-executable";
+  std::ofstream(script) << "#!/bin/sh\nexit 0\n";  // mode 0644: execve says EACCES
+  SpawnOptions o;
+  o.argv = {script};
+  o.env = kEnv;
+  std::string err;
+  EXPECT_FALSE(pm_->spawn(o, &err));
+  EXPECT_NE(err.find("cannot start " + script + ": Permission denied"), std::string::npos)
+      << err;
+  siginfo_t info{};
+  EXPECT_NE(::waitid(P_ALL, 0, &info, WEXITED | WNOHANG), 0) << "a child is left to reap";
+  EXPECT_EQ(info.si_pid, 0);
+  EXPECT_EQ(pm_->running(), 0u);
+  std::remove(script.c_str());
+  ::rmdir(dir);
 }
 
 TEST_F(ProcessTest, LeftoversInTheGroupAreKilledWhenTheLeaderExits) {
