@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 
 #include <spdlog/spdlog.h>
 
@@ -135,9 +134,11 @@ std::vector<std::string> Runner::environment(const Run& run, int attempt) {
   return out;
 }
 
-void Runner::mark_queued(Run& run) {
+void Runner::mark_queued(Run& run, const std::string& waiting_for) {
   if (run.phase == RunPhase::queued) return;
   run.phase = RunPhase::queued;
+  spdlog::info("job={} run={} queued (trigger={}): waiting for {}", run.spec->name, run.id,
+               run.trigger, waiting_for);
   history_.write().set_run_status(run.id, "queued", std::nullopt);
 }
 
@@ -146,6 +147,8 @@ Task<void> Runner::execute(std::shared_ptr<Run> run) {
   auto token = run->cancel.token();
   if (run->predecessor) {
     // Overlap `queue`: start when the run ahead of us has ended.
+    spdlog::info("job={} run={} queued (trigger={}): waiting for run {} to end", spec.name,
+                 run->id, run->trigger, run->predecessor->id);
     co_await run->predecessor->done.wait(token);
     run->predecessor.reset();
   }
@@ -157,14 +160,14 @@ Task<void> Runner::execute(std::shared_ptr<Run> run) {
     if (auto p = pool(spec.pool)) {
       pool_slot = p->try_acquire();
       if (!pool_slot) {
-        mark_queued(*run);
+        mark_queued(*run, "a slot in pool " + spec.pool);
         pool_slot = co_await p->acquire(token);
         if (!pool_slot) break;
       }
     }
     global_slot = global_.try_acquire();
     if (!global_slot) {
-      mark_queued(*run);
+      mark_queued(*run, "a slot (daemon.max_concurrent_runs)");
       global_slot = co_await global_.acquire(token);
       if (!global_slot) break;
     }
@@ -272,8 +275,10 @@ Task<AttemptOutcome> Runner::attempt(Run* run, int n) {
   o.env = environment(*run, n);
   o.working_dir = spec.working_dir;
   if (o.working_dir.empty()) {
-    std::error_code ec;
-    o.working_dir = (!id.home.empty() && std::filesystem::is_directory(id.home, ec)) ? id.home : "/";
+    // The user's home, or / when it cannot be entered (tried by the child, which spares
+    // a stat() per run).
+    o.working_dir = id.home.empty() ? "/" : id.home;
+    o.fallback_dir = "/";
   }
   o.output_limit = spec.output_limit;
   o.uid = id.uid;
@@ -294,7 +299,8 @@ Task<AttemptOutcome> Runner::attempt(Run* run, int n) {
     spdlog::warn("job={} run={} attempt={} could not start: {}", spec.name, run->id, n, err);
     co_return out;
   }
-  spdlog::info("job={} run={} attempt={} started pid={}", spec.name, run->id, n, proc->pid());
+  spdlog::info("job={} run={} attempt={} started pid={} (trigger={})", spec.name, run->id, n,
+               proc->pid(), run->trigger);
   async::Process* p = proc.get();
   auto grace = spec.kill_grace;
   auto timed = co_await async::with_timeout<async::ExitStatus>(

@@ -60,7 +60,7 @@ class Runner {
   static Task<async::ExitStatus> supervise(async::Process* p, async::CancelToken t,
                                            std::chrono::milliseconds grace);
   std::shared_ptr<async::Semaphore> pool(const std::string& name);
-  void mark_queued(Run& run);
+  void mark_queued(Run& run, const std::string& waiting_for);
 
   async::ProcessManager& processes_;
   History& history_;
