@@ -182,9 +182,12 @@ def aps_available():
 
 # --- scenarios -----------------------------------------------------------------------------
 
-def bare(build, mode, *args, env=None):
+def bare(build, mode, *args, env=None, recipe="kairos"):
+    """The bare spawn loop: recipe "kairos" is kairosd's own spawn code (async::Spawner),
+    "posix" glibc's posix_spawn; both set the child up the same way."""
     exe = os.path.join(build, "bench", "load", "kairos_bare_spawn")
-    out = subprocess.run([exe, mode, *map(str, args)], capture_output=True, text=True,
+    out = subprocess.run([exe, f"--recipe={recipe}", mode, *map(str, args)],
+                         capture_output=True, text=True,
                          check=True, env=dict(os.environ, **(env or {})))
     return json.loads(out.stdout)
 
@@ -291,11 +294,12 @@ def median_round(results):
 
 def bursts(a, S, tmp, env=None):
     n = S["burst_n"]
-    runs = {"bare": [], "kairos": [], "aps": []}
+    runs = {"bare": [], "bare_posix": [], "kairos": [], "aps": []}
     for _ in range(S["rounds"]):
-        b = bare(a.build, "burst", n, env=env)
-        b["last_started_s"] = b["seconds"]
-        runs["bare"].append(b)
+        for name, recipe in (("bare", "kairos"), ("bare_posix", "posix")):
+            b = bare(a.build, "burst", n, env=env, recipe=recipe)
+            b["last_started_s"] = b["seconds"]
+            runs[name].append(b)
         runs["kairos"].append(kairos_burst(a, S, tmp, n, env=env))
         if not a.skip_aps:
             runs["aps"].append(aps_burst(n, env=env))
@@ -320,9 +324,10 @@ def scenario_throughput(a, S, tmp, job):
     and daemon CPU per run over the same window."""
     jobs, secs = S["tp_jobs"], S["tp_s"]
     b = bare(a.build, "rate", max(200, int(secs * 100)), 32, job)
-    offered = 1.3 * b["per_second"]
+    bp = bare(a.build, "rate", max(200, int(secs * 100)), 32, job, recipe="posix")
+    offered = 1.3 * max(b["per_second"], bp["per_second"])
     every_ms = max(10, int(jobs * 1000 / offered))
-    res = {"bare": b, "jobs": jobs, "every_ms": every_ms,
+    res = {"bare": b, "bare_posix": bp, "jobs": jobs, "every_ms": every_ms,
            "offered_per_s": jobs * 1000 / every_ms}
     k = Kairosd(a.build, tempfile.mkdtemp(dir=tmp, prefix="tp-"))
     # allow + many instances: a firing never has to wait for its own job's previous run, so
@@ -465,7 +470,7 @@ def check(o, skip_aps):
              f"{sc}: spawn trace and history disagree")
     for sc in ("burst", "ballast"):
         if sc in o:
-            for w in who + ["bare"]:
+            for w in who + ["bare", "bare_posix"]:
                 B = o[sc][w]
                 n = B["n"]
                 want(n == o[sc]["bare"]["n"] and ok(B["per_second"]) and B["per_second"] > 0,
@@ -509,6 +514,9 @@ def report(o):
         kb, bb = B["kairos"]["last_started_s"], B["bare"]["last_started_s"]
         row(f"burst of {B['bare']['n']}: last started after (s)", kb,
             g(B, "aps", "last_started_s"), bb, f"{kb / bb:.2f}× bare", "≤ 1.25× bare")
+        if "bare_posix" in B:
+            bp = B["bare_posix"]["last_started_s"]
+            row("… against a bare posix_spawn loop (s)", kb, None, bp, f"{kb / bp:.2f}× posix")
     if "throughput" in o:
         T = o["throughput"]
         kt, bt = T["kairos"]["per_second"], T["bare"]["per_second"]
@@ -517,6 +525,11 @@ def report(o):
         kc, bc = T["kairos"]["cpu_us_per_run"], T["bare"].get("cpu_us_per_spawn")
         row("daemon CPU per run (µs)", kc, g(T, "aps", "cpu_us_per_run"), bc,
             f"{kc - bc:.0f} µs above bare" if bc else "", "≤ 50")
+        if "bare_posix" in T:
+            bp = T["bare_posix"]
+            row("… against a bare posix_spawn loop: runs/s, CPU per run (µs)",
+                f"{kt:.3g}, {kc:.3g}", None, f"{bp['per_second']:.3g}, {bp['cpu_us_per_spawn']:.3g}",
+                f"{100 * kt / bp['per_second']:.0f} %, {kc - bp['cpu_us_per_spawn']:+.0f} µs")
     if "ballast" in o and "burst" in o:
         Bl, B = o["ballast"], o["burst"]
         kr, k0 = Bl["kairos"]["per_second"], B["kairos"]["per_second"]
