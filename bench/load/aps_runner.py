@@ -54,10 +54,10 @@ async def main():
         "misfire_grace_time": None, "coalesce": False, "max_instances": 1})
     out = {}
     if SCENARIO == "lateness":
-        n, base_ns = P["n"], P["base_ns"]
+        n, base_ns, period_s = P["n"], P["base_ns"], P.get("period_s", 1)
         for i in range(n):
-            phase = base_ns + i * 1_000_000_000 // n
-            sched.add_job(run_job, "interval", args=[i], seconds=1, start_date=ts(phase),
+            phase = base_ns + i * period_s * 1_000_000_000 // n
+            sched.add_job(run_job, "interval", args=[i], seconds=period_s, start_date=ts(phase),
                           id=f"j{i}")
     elif SCENARIO == "burst":
         for i in range(P["n"]):
