@@ -198,8 +198,9 @@ int main(int argc, char** argv) {
   getrusage(RUSAGE_SELF, &ru);
   double cpu = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
-  std::printf("{\"mode\": \"%s\", \"recipe\": \"%s\", \"n\": %d, \"seconds\": %.6f, \"per_second\": %.1f, "
-              "\"rss_kib\": %ld, \"cpu_us_per_spawn\": %.1f}\n",
-              mode.c_str(), g_posix ? "posix" : "kairos", n, seconds, n / seconds, rss, cpu / n * 1e6);
+  std::printf(
+      "{\"mode\": \"%s\", \"recipe\": \"%s\", \"n\": %d, \"seconds\": %.6f, \"per_second\": %.1f, "
+      "\"rss_kib\": %ld, \"cpu_us_per_spawn\": %.1f}\n",
+      mode.c_str(), g_posix ? "posix" : "kairos", n, seconds, n / seconds, rss, cpu / n * 1e6);
   return 0;
 }

@@ -17,7 +17,7 @@ namespace kairos::async {
 
 namespace {
 
-constexpr std::size_t kStackSize = 64 * 1024;  // the child uses a few hundred bytes
+constexpr std::size_t kStackSize = 64 * 1024;   // the child uses a few hundred bytes
 constexpr int kMaxSignal = 64;                  // _NSIG - 1 on Linux
 constexpr unsigned long kKernelSigsetSize = 8;  // the kernel's sigset_t, not glibc's
 
@@ -76,14 +76,16 @@ KAIROS_CHILD_CODE std::uint64_t non_default_signals() {
 // signal blocked (the parent blocked them before clone). Raw system calls only — no
 // allocation, no locks, no sanitizer instrumentation (ASan's shadow bookkeeping would
 // run on a stack it does not know).
+/// Records why the child gives up; its exit status is then 127.
+KAIROS_CHILD_CODE int child_failed(ChildArgs* a, const char* step) {
+  a->failure.error = errno != 0 ? errno : EIO;
+  a->failure.step = step;
+  return 127;
+}
+
 KAIROS_CHILD_CODE int child_main(void* p) {
   auto* a = static_cast<ChildArgs*>(p);
   const ChildSpec& s = *a->spec;
-  auto fail = [a](const char* step) {
-    a->failure.error = errno != 0 ? errno : EIO;
-    a->failure.step = step;
-    return 127;
-  };
   // No handler of the daemon's may ever run in the child, and the job starts with
   // default dispositions (SIG_IGN would survive execve). The child has its own copy of
   // the dispositions, so its /proc/self/status tells which ones need resetting.
@@ -93,18 +95,19 @@ KAIROS_CHILD_CODE int child_main(void* p) {
     if (sig == SIGKILL || sig == SIGSTOP || !(reset >> (sig - 1) & 1)) continue;
     ::syscall(SYS_rt_sigaction, sig, &dfl, nullptr, kKernelSigsetSize);
   }
-  if (::syscall(SYS_setpgid, 0, 0) != 0) return fail("setpgid");
+  if (::syscall(SYS_setpgid, 0, 0) != 0) return child_failed(a, "setpgid");
   long out = s.output_fd;
   if (out < 3) {  // only if the daemon's own 0-2 were closed: move it out of the way
     out = ::syscall(SYS_fcntl, out, F_DUPFD, 3);
-    if (out < 0) return fail("output");
+    if (out < 0) return child_failed(a, "output");
   }
   long in = ::syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY);
-  if (in < 0) return fail("stdin");
-  if (in != 0 && ::syscall(SYS_dup3, in, 0, 0) < 0) return fail("stdin");
+  if (in < 0) return child_failed(a, "stdin");
+  if (in != 0 && ::syscall(SYS_dup3, in, 0, 0) < 0) return child_failed(a, "stdin");
   if (::syscall(SYS_dup3, out, 1, 0) < 0 || ::syscall(SYS_dup3, out, 2, 0) < 0)
-    return fail("output");
-  if (s.working_dir && ::syscall(SYS_chdir, s.working_dir) != 0) return fail("working_dir");
+    return child_failed(a, "output");
+  if (s.working_dir && ::syscall(SYS_chdir, s.working_dir) != 0)
+    return child_failed(a, "working_dir");
   // Belt and braces: the daemon opens everything O_CLOEXEC, but a library might not.
   if (::syscall(SYS_close_range, 3U, ~0U, 0U) != 0) {
     for (unsigned long fd = 3; fd < a->max_fd; ++fd) ::syscall(SYS_close, fd);
@@ -112,7 +115,7 @@ KAIROS_CHILD_CODE int child_main(void* p) {
   std::uint64_t empty = 0;
   ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, nullptr, kKernelSigsetSize);
   ::syscall(SYS_execve, s.path, s.argv, s.envp);
-  return fail("exec");
+  return child_failed(a, "exec");
 }
 
 }  // namespace
@@ -120,8 +123,8 @@ KAIROS_CHILD_CODE int child_main(void* p) {
 Spawner::Spawner() {
   const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
   map_size_ = kStackSize + page;
-  map_ = ::mmap(nullptr, map_size_, PROT_READ | PROT_WRITE,
-                MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  map_ = ::mmap(nullptr, map_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                -1, 0);
   if (map_ == MAP_FAILED) {
     map_ = nullptr;
     throw std::system_error(errno, std::generic_category(), "mmap (child stack)");

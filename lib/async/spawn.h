@@ -21,11 +21,11 @@
 namespace kairos::async {
 
 struct ChildSpec {
-  const char* path = nullptr;           // the executable (no PATH search here)
-  char* const* argv = nullptr;          // nullptr-terminated
-  char* const* envp = nullptr;          // nullptr-terminated, the complete environment
-  int output_fd = -1;                   // becomes fds 1 and 2
-  const char* working_dir = nullptr;    // nullptr: the parent's
+  const char* path = nullptr;         // the executable (no PATH search here)
+  char* const* argv = nullptr;        // nullptr-terminated
+  char* const* envp = nullptr;        // nullptr-terminated, the complete environment
+  int output_fd = -1;                 // becomes fds 1 and 2
+  const char* working_dir = nullptr;  // nullptr: the parent's
 };
 
 /// Why a spawn failed: errno, and the step of the child that hit it.
