@@ -64,7 +64,8 @@ const char* to_string(JobState s);
 struct Job {
   std::shared_ptr<const config::JobSpec> spec;
   Planner planner;
-  Identity identity;
+  /// Shared by every job of the same user and group (10,000 jobs: one copy, not 10,000).
+  std::shared_ptr<const Identity> identity;
   bool paused = false;
   bool removed = false;
   bool finished = false;                       // one-shot that has fired
@@ -75,7 +76,7 @@ struct Job {
   async::CancelSource stop;                    // ends the firing loop
   async::Event loop_done;
 
-  Job(std::shared_ptr<const config::JobSpec> s, Planner p, Identity id)
+  Job(std::shared_ptr<const config::JobSpec> s, Planner p, std::shared_ptr<const Identity> id)
       : spec(std::move(s)), planner(std::move(p)), identity(std::move(id)) {}
   const std::string& name() const { return spec->name; }
   JobState state() const;

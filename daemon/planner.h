@@ -17,8 +17,9 @@ class Planner {
  public:
   /// `loaded_at`: when the job was (re)loaded (origin of `after`); `anchor`: origin of
   /// `every` (firings at anchor + k*every, k >= 1). Throws std::runtime_error for a
-  /// cron expression or zone the loader should already have rejected.
-  Planner(const config::Schedule& schedule, Millis loaded_at, Millis anchor);
+  /// cron expression or zone the loader should already have rejected. `schedule` is
+  /// shared, not copied: a job's planner points into the job's own definition.
+  Planner(std::shared_ptr<const config::Schedule> schedule, Millis loaded_at, Millis anchor);
 
   /// The first firing strictly after `t`, or nullopt when there is none.
   std::optional<Millis> next_after(Millis t) const;
@@ -29,13 +30,13 @@ class Planner {
   /// "every 5m", "cron 30 2 * * * (Europe/Berlin)", "after 30s", "at 2027-...".
   std::string describe() const;
   bool one_shot() const {
-    return s_.kind == config::ScheduleKind::after || s_.kind == config::ScheduleKind::at;
+    return s_->kind == config::ScheduleKind::after || s_->kind == config::ScheduleKind::at;
   }
   const date::time_zone* zone() const { return tz_; }
   Millis anchor() const { return anchor_; }
 
  private:
-  config::Schedule s_;
+  std::shared_ptr<const config::Schedule> s_;
   Millis loaded_at_;
   Millis anchor_;
   std::optional<schedule::CronSpec> cron_;

@@ -158,7 +158,7 @@ void Scheduler::start(const config::Config& cfg) {
   IdentityCache identities;
   for (const auto& spec : cfg.jobs) {
     auto job = make_job(spec, now, nullptr, identities);
-    jobs_[spec.name] = job;
+    jobs_[job->name()] = job;
     order_.push_back(job);
   }
   for (auto& job : order_) launch(job);
@@ -420,7 +420,7 @@ Task<void> Scheduler::catch_up_all(std::shared_ptr<Job> job, std::vector<Millis>
 ReloadDiff Scheduler::apply(const config::Config& cfg) {
   ReloadDiff d;
   Millis now = now_ms();
-  std::map<std::string, std::shared_ptr<Job>> next;
+  JobMap next;
   std::vector<std::shared_ptr<Job>> order;
   std::vector<std::shared_ptr<Job>> to_launch;
   IdentityCache identities;
@@ -440,7 +440,7 @@ ReloadDiff Scheduler::apply(const config::Config& cfg) {
       d.changed.push_back(spec.name);
       to_launch.push_back(job);
     }
-    next[spec.name] = job;
+    next[job->name()] = job;
     order.push_back(job);
   }
   for (auto& old : order_) {

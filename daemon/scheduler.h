@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -31,6 +32,8 @@ struct Refusal {
 struct ReloadDiff {
   std::vector<std::string> added, removed, changed, unchanged;
 };
+
+class IdentityCache;
 
 /// Most catch-up runs a single outage can start for `catch_up: all`.
 inline constexpr std::int64_t kMaxCatchUpRuns = 100;
@@ -72,7 +75,7 @@ class Scheduler {
 
  private:
   std::shared_ptr<Job> make_job(const config::JobSpec& spec, Millis now,
-                                const std::shared_ptr<Job>& previous);
+                                const std::shared_ptr<Job>& previous, IdentityCache& identities);
   void launch(const std::shared_ptr<Job>& job);
   Task<void> job_loop(std::shared_ptr<Job> job);
   /// Fires one firing under the overlap policy.
@@ -99,7 +102,9 @@ class Scheduler {
   History& history_;
   Runner& runner_;
   async::AsyncScope& scope_;
-  std::map<std::string, std::shared_ptr<Job>> jobs_;
+  /// Keyed by a view of the job's own name (its definition outlives the entry).
+  using JobMap = std::map<std::string_view, std::shared_ptr<Job>, std::less<>>;
+  JobMap jobs_;
   std::vector<std::shared_ptr<Job>> order_;
   std::map<std::int64_t, std::shared_ptr<Run>> runs_;
   async::Event idle_;
