@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The full benchmark (not part of CI): micro-benchmarks, then the end-to-end load driver
-# against the bare posix_spawn limit and APScheduler 3.9, side by side.
+# against the bare spawn limits (kairosd's own recipe and posix_spawn) and APScheduler 3.9.
 #
 #   bench/run.sh [BUILD_DIR]        default build/ (scripts/dev bench builds it first)
 #   OUT=DIR bench/run.sh            where results go (default BUILD_DIR/bench-results/DATE)
 #
-# Needs python3-apscheduler (apt-get install -y python3-apscheduler). Takes ~10 minutes.
+# Needs python3-apscheduler (apt-get install -y python3-apscheduler). Takes ~8 minutes.
 # Figures depend on the machine being otherwise idle: it prints `uptime` before and after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
