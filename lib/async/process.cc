@@ -138,18 +138,23 @@ Task<bool> Process::wait_eof(CancelToken t) { co_return co_await eof_.wait(std::
 
 // --- ProcessManager ----------------------------------------------------------------
 
-void block_sigchld() {
+namespace {
+sigset_t sigchld_only() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGCHLD);
+  return set;
+}
+}  // namespace
+
+void block_sigchld() {
+  sigset_t set = sigchld_only();
   ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
 ProcessManager::ProcessManager(Loop& loop) : loop_(loop) {
   block_sigchld();
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGCHLD);
+  sigset_t set = sigchld_only();
   sigfd_ = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   if (sigfd_ < 0)
     throw std::system_error(errno, std::generic_category(), "signalfd(SIGCHLD)");
@@ -253,12 +258,9 @@ std::unique_ptr<Process> ProcessManager::spawn(const SpawnOptions& o, std::strin
   child.envp = envp.data();
   child.output_fd = wr.fd;
   child.working_dir = o.working_dir.empty() ? nullptr : o.working_dir.c_str();
+  child.fallback_dir = o.fallback_dir.empty() ? nullptr : o.fallback_dir.c_str();
   SpawnFailure failure;
   pid_t pid = spawner_.spawn(child, &failure);
-  if (pid < 0 && std::string_view(failure.step) == "working_dir" && !o.fallback_dir.empty()) {
-    child.working_dir = o.fallback_dir.c_str();
-    pid = spawner_.spawn(child, &failure);
-  }
   if (pid < 0) {
     std::string why = std::strerror(failure.error);
     if (std::string_view(failure.step) == "working_dir")

@@ -106,7 +106,8 @@ KAIROS_CHILD_CODE int child_main(void* p) {
   if (in != 0 && ::syscall(SYS_dup3, in, 0, 0) < 0) return child_failed(a, "stdin");
   if (::syscall(SYS_dup3, out, 1, 0) < 0 || ::syscall(SYS_dup3, out, 2, 0) < 0)
     return child_failed(a, "output");
-  if (s.working_dir && ::syscall(SYS_chdir, s.working_dir) != 0)
+  if (s.working_dir && ::syscall(SYS_chdir, s.working_dir) != 0 &&
+      !(s.fallback_dir && ::syscall(SYS_chdir, s.fallback_dir) == 0))
     return child_failed(a, "working_dir");
   // Belt and braces: the daemon opens everything O_CLOEXEC, but a library might not.
   if (::syscall(SYS_close_range, 3U, ~0U, 0U) != 0) {

@@ -9,7 +9,7 @@
 //   - every signal back to SIG_DFL, an empty signal mask;
 //   - a process group of its own (setpgid(0, 0));
 //   - stdin from /dev/null, stdout and stderr into `output_fd`, no other descriptor;
-//   - chdir(working_dir), then execve.
+//   - chdir(working_dir) (else chdir(fallback_dir), if given), then execve.
 // The child runs only raw system calls on its own stack: it shares the parent's memory
 // until execve, so it must not allocate, lock or touch libc state.
 #pragma once
@@ -26,6 +26,7 @@ struct ChildSpec {
   char* const* envp = nullptr;        // nullptr-terminated, the complete environment
   int output_fd = -1;                 // becomes fds 1 and 2
   const char* working_dir = nullptr;  // nullptr: the parent's
+  const char* fallback_dir = nullptr;  // entered when working_dir cannot be (nullptr: fail)
 };
 
 /// Why a spawn failed: errno, and the step of the child that hit it.
