@@ -30,7 +30,7 @@ int cmd_validate(const Context& ctx, const std::string& file) {
   if (ctx.json) {
     json errors = json::array();
     for (const auto& d : res.errors)
-      errors.push_back({{"file", d.loc.file},
+      errors.push_back({{"file", d.loc.file.str()},
                         {"line", d.loc.line},
                         {"column", d.loc.column},
                         {"message", d.message},

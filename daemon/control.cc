@@ -100,7 +100,7 @@ p::JobDetail Service::job_detail(const Job& job) {
   d.catch_up = std::string(config::to_string(spec.catch_up.policy));
   d.catch_up_max_age_ms = spec.catch_up.max_age.count();
   d.enabled = spec.enabled;
-  d.source = spec.loc.file + ":" + std::to_string(spec.loc.line) + ":" +
+  d.source = spec.loc.file.str() + ":" + std::to_string(spec.loc.line) + ":" +
              std::to_string(spec.loc.column);
   Millis t = std::max(now_ms(), job.cursor);
   for (int i = 0; i < 5; ++i) {

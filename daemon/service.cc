@@ -1,5 +1,6 @@
 #include "daemon/service.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -65,9 +66,7 @@ int Service::run() {
   ::signal(SIGPIPE, SIG_IGN);
 
   if (!setup(config_)) return 1;
-  // The scheduler holds the job definitions now; one copy is enough (10,000 jobs).
-  config_.jobs.clear();
-  config_.jobs.shrink_to_fit();
+  release_job_definitions();
   loop_->run();
   // Everything is closed by shutdown(); resume whatever was still queued so every
   // coroutine frame finishes, then run the loop once more for close callbacks.
@@ -264,8 +263,7 @@ protocol::ReloadResult Service::reload(const std::string& origin) {
   cfg.daemon.socket = config_.daemon.socket;
   cfg.daemon.database = config_.daemon.database;
   config_ = std::move(cfg);
-  config_.jobs.clear();
-  config_.jobs.shrink_to_fit();
+  release_job_definitions();
   if (watch_changed) watch_files();
   out.ok = true;
   out.added = d.added;
@@ -276,6 +274,14 @@ protocol::ReloadResult Service::reload(const std::string& origin) {
                d.added.size(), d.removed.size(), d.changed.size(), d.unchanged.size());
   notifier_->ready(summary());
   return out;
+}
+
+void Service::release_job_definitions() {
+  // One copy of 10,000 definitions is enough. Parsing left the heap full of freed YAML
+  // nodes; without a trim glibc keeps those pages (about 2 MiB for 10,000 jobs).
+  config_.jobs.clear();
+  config_.jobs.shrink_to_fit();
+  ::malloc_trim(0);
 }
 
 void Service::watch_files() {

@@ -55,6 +55,9 @@ class Service : public ControlHandler {
   Task<void> shutdown();
   protocol::ReloadResult reload(const std::string& origin);
   void watch_files();
+  /// Drops the job definitions (the scheduler holds them now) and hands the memory that
+  /// loading freed back to the kernel.
+  void release_job_definitions();
   std::string summary() const;
 
   // control.cc

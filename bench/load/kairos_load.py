@@ -9,6 +9,7 @@ Every figure comes from kairosd's history database, its bench-only spawn trace
 """
 import argparse
 import json
+import grp
 import math
 import os
 import signal
@@ -97,8 +98,11 @@ class Kairosd:
         path = os.path.join(self.dir, "kairos.yaml")
         with open(path, "w") as f:
             f.write("version: 1\n")
+            # An installed kairosd finds its socket group in /etc/group (the package creates
+            # it). Without one, glibc would load libnss_systemd (0.3 MiB) to look further.
+            group = grp.getgrgid(os.getgid()).gr_name
             f.write(f"daemon: {{max_concurrent_runs: {max_concurrent}, include: [], "
-                    f"history: {{keep_per_job: 0, keep_for: 0}}}}\n")
+                    f"socket_group: {group}, history: {{keep_per_job: 0, keep_for: 0}}}}\n")
             f.write("defaults: {timeout: 0}\njobs:\n")
             f.write(jobs_yaml)
         return path

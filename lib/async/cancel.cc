@@ -31,7 +31,7 @@ void CancelRegistration::reset() {
 
 CancelSource::CancelSource(const CancelToken& parent)
     : state_(std::make_shared<detail::CancelState>()),
-      parent_link_(parent, [this] { request(); }) {}
+      parent_link_(std::make_unique<CancelRegistration>(parent, [this] { request(); })) {}
 
 void CancelSource::request() {
   if (state_->requested) return;

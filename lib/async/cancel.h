@@ -70,7 +70,8 @@ class CancelSource {
 
  private:
   std::shared_ptr<detail::CancelState> state_;
-  CancelRegistration parent_link_;
+  // Only a child source has one; every job holds a source, so 8 bytes, not 72.
+  std::unique_ptr<CancelRegistration> parent_link_;
 };
 
 }  // namespace kairos::async

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <chrono>
+#include <compare>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -14,9 +17,35 @@ namespace kairos::config {
 using Duration = std::chrono::milliseconds;
 using TimePoint = std::chrono::sys_time<std::chrono::milliseconds>;
 
+/// A file's name, shared by every location in that file: 10,000 jobs read from one file
+/// hold one copy of its path, not 10,000.
+class FileName {
+ public:
+  FileName() = default;
+  FileName(std::string name)  // NOLINT(google-explicit-constructor): a name is a name
+      : name_(std::make_shared<const std::string>(std::move(name))) {}
+  FileName(const char* name) : FileName(std::string(name)) {}  // NOLINT
+  const std::string& str() const { return name_ ? *name_ : empty(); }
+  operator const std::string&() const { return str(); }  // NOLINT
+  friend bool operator==(const FileName& a, const FileName& b) {
+    return a.name_ == b.name_ || a.str() == b.str();
+  }
+  friend std::strong_ordering operator<=>(const FileName& a, const FileName& b) {
+    return a.str().compare(b.str()) <=> 0;
+  }
+  friend std::ostream& operator<<(std::ostream& os, const FileName& f) { return os << f.str(); }
+
+ private:
+  static const std::string& empty() {
+    static const std::string e;
+    return e;
+  }
+  std::shared_ptr<const std::string> name_;
+};
+
 /// Where a value came from, for diagnostics ("file:line:column").
 struct SourceLoc {
-  std::string file;
+  FileName file;
   int line = 0;    // 1-based
   int column = 0;  // 1-based
   bool operator==(const SourceLoc&) const = default;

@@ -61,8 +61,8 @@ bool same(const YAML::Mark& a, const YAML::Mark& b) {
 }  // namespace
 
 std::string format_loc(const SourceLoc& loc) {
-  if (loc.line <= 0) return loc.file;
-  return loc.file + ":" + std::to_string(loc.line) + ":" + std::to_string(loc.column);
+  if (loc.line <= 0) return loc.file.str();
+  return loc.file.str() + ":" + std::to_string(loc.line) + ":" + std::to_string(loc.column);
 }
 
 std::string Diagnostic::str() const {

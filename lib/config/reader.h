@@ -61,7 +61,7 @@ class Reader {
   Reader(std::string file, std::string_view source, Diagnostics& diagnostics)
       : file_(std::move(file)), source_(source), diagnostics_(&diagnostics) {}
 
-  const std::string& file() const { return file_; }
+  const std::string& file() const { return file_.str(); }
   /// The single YAML document of `text` (null when empty); nothing after reporting a
   /// syntax error or a second document.
   std::optional<YAML::Node> parse_document(const std::string& text) const;
@@ -101,7 +101,7 @@ class Reader {
  private:
   std::optional<std::string> plain_scalar(const Entry& e, std::string_view expected) const;
 
-  std::string file_;
+  FileName file_;  // shared by every location read here
   std::string_view source_;
   Diagnostics* diagnostics_;
 };

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "config/reader.h"
 #include "config/rfc3339.h"
 
 namespace kairos::config {
@@ -149,6 +150,26 @@ TEST(Loader, EmptyDocumentsAreEmptyConfigs) {
     ASSERT_TRUE(r.config) << text;
     EXPECT_TRUE(r.config->jobs.empty());
   }
+}
+
+TEST(Loader, JobsOfOneFileShareItsName) {
+  // 10,000 jobs in /etc/kairos/kairos.yaml must not carry 10,000 copies of the path.
+  LoadResult r = load_string(
+      "jobs:\n"
+      "  a: {schedule: {every: 1s}, command: [x]}\n"
+      "  b: {schedule: {every: 1s}, command: [x]}\n",
+      "/etc/kairos/a-long-config-file-name.yaml");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r.config->jobs.size(), 2u);
+  const SourceLoc& a = r.config->jobs[0].loc;
+  const SourceLoc& b = r.config->jobs[1].loc;
+  EXPECT_EQ(a.file, "/etc/kairos/a-long-config-file-name.yaml");
+  EXPECT_EQ(&a.file.str(), &b.file.str());
+  EXPECT_EQ(format_loc(b), "/etc/kairos/a-long-config-file-name.yaml:3:3");
+  // Equal names compare equal whether shared or not (a reload compares definitions).
+  EXPECT_EQ(a.file, FileName("/etc/kairos/a-long-config-file-name.yaml"));
+  EXPECT_NE(a.file, FileName("/etc/kairos/other.yaml"));
+  EXPECT_EQ(FileName().str(), "");
 }
 
 TEST(Loader, DefaultsAreMergedUnderEveryJob) {
