@@ -75,7 +75,9 @@ std::int64_t Planner::count_between(Millis from, Millis to, std::int64_t cap, Mi
 
 std::string format_instant(Millis t, const date::time_zone* tz) {
   auto s = floor<seconds>(sys_time<milliseconds>(milliseconds(t)));
-  return schedule::format_rfc3339(s, tz ? *tz : *date::locate_zone("UTC"));
+  // Every attempt's KAIROS_SCHEDULED_AT comes here: look "UTC" up once, not per run.
+  static const date::time_zone* const utc = date::locate_zone("UTC");
+  return schedule::format_rfc3339(s, tz ? *tz : *utc);
 }
 
 std::string Planner::describe() const { return config::describe(*s_); }

@@ -114,23 +114,32 @@ std::shared_ptr<async::Semaphore> Runner::pool(const std::string& name) {
 void Runner::start(std::shared_ptr<Run> run) { scope_.spawn(execute(std::move(run))); }
 
 std::vector<std::string> Runner::environment(const Run& run, int attempt) {
+  // Built straight into "K=V" strings (once per attempt, so no map in between). The
+  // job's `env` overrides the base variables (the loader rejects KAIROS_* names in it).
   const auto& spec = *run.spec;
   const auto& id = run.identity;
-  std::map<std::string, std::string> env{
-      {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-      {"HOME", id.home},
-      {"USER", id.user},
-      {"LOGNAME", id.user},
-      {"SHELL", id.shell},
+  const std::string kairos[][2] = {
+      {"KAIROS_JOB", spec.name},
+      {"KAIROS_RUN_ID", std::to_string(run.id)},
+      {"KAIROS_ATTEMPT", std::to_string(attempt)},
+      {"KAIROS_SCHEDULED_AT", format_instant(run.scheduled_at, nullptr)},
   };
-  for (const auto& [k, v] : spec.env) env[k] = v;
-  env["KAIROS_JOB"] = spec.name;
-  env["KAIROS_RUN_ID"] = std::to_string(run.id);
-  env["KAIROS_ATTEMPT"] = std::to_string(attempt);
-  env["KAIROS_SCHEDULED_AT"] = format_instant(run.scheduled_at, nullptr);
   std::vector<std::string> out;
-  out.reserve(env.size());
-  for (auto& [k, v] : env) out.push_back(k + "=" + v);
+  out.reserve(5 + spec.env.size() + std::size(kairos));
+  auto put = [&](std::string_view k, std::string_view v) {
+    std::string& s = out.emplace_back();
+    s.reserve(k.size() + 1 + v.size());
+    s.append(k).append(1, '=').append(v);
+  };
+  const std::pair<const char*, const std::string*> base[] = {
+      {"PATH", nullptr}, {"HOME", &id.home}, {"USER", &id.user}, {"LOGNAME", &id.user},
+      {"SHELL", &id.shell}};
+  for (const auto& [k, v] : base) {
+    if (spec.env.count(k)) continue;
+    put(k, v ? std::string_view(*v) : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  }
+  for (const auto& [k, v] : spec.env) put(k, v);
+  for (const auto& kv : kairos) put(kv[0], kv[1]);
   return out;
 }
 
@@ -307,6 +316,13 @@ Task<AttemptOutcome> Runner::attempt(Run* run, int n) {
       spec.timeout, run->cancel.token(),
       [p, grace](async::CancelToken t) { return supervise(p, t, grace); });
   const auto& st = timed.value;
+  if (!st.error.empty()) {
+    // The child could not get as far as execve (its working_dir, execve itself).
+    out.status = "failed";
+    out.error = st.error;
+    spdlog::warn("job={} run={} attempt={} could not start: {}", spec.name, run->id, n, st.error);
+    co_return out;
+  }
   if (st.exit_code >= 0) out.exit_code = st.exit_code;
   if (st.signal > 0) out.signal = st.signal;
   if (timed.timed_out) {

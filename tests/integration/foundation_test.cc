@@ -117,6 +117,20 @@ TEST(Foundation, CleanEnvironment) {
   EXPECT_EQ(d.attempts(d.runs().at(0).id).at(0).output, "env 1 bar unset\n");
 }
 
+TEST(Foundation, JobEnvOverridesTheBaseVariablesOnce) {
+  Daemon d(R"(jobs:
+  own-path:
+    shell: 'echo "$PATH $HOME $FOO"; env | grep -c "^PATH="; env | grep -c "^HOME="'
+    schedule: {after: 100ms}
+    env: {PATH: "/opt/tools:/usr/bin:/bin", HOME: /srv/own, FOO: bar}
+)");
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE status='succeeded'") == 1; }))
+      << d.log();
+  d.stop();
+  EXPECT_EQ(d.attempts(d.runs().at(0).id).at(0).output, "/opt/tools:/usr/bin:/bin /srv/own bar\n1\n1\n");
+}
+
 TEST(Foundation, TimeoutKillsTheJobAndItsChildren) {
   Daemon d(R"(jobs:
   hang:
