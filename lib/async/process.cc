@@ -106,10 +106,17 @@ void Process::signal_group(int sig) {
   if (pid_ > 0 && !status_) ::kill(-pid_, sig);
 }
 
-void Process::on_exit(int wait_status) {
+void Process::on_exit(int wait_status, const SpawnFailure* failure) {
   ExitStatus s;
   if (WIFEXITED(wait_status)) s.exit_code = WEXITSTATUS(wait_status);
   else if (WIFSIGNALED(wait_status)) s.signal = WTERMSIG(wait_status);
+  if (failure) {
+    std::string why = std::strerror(failure->error);
+    std::string_view step = failure->step;
+    if (step == "working_dir") s.error = "working_dir " + working_dir_ + ": " + why;
+    else if (step == "exec") s.error = "cannot start " + exe_ + ": " + why;
+    else s.error = "cannot start " + exe_ + " (" + std::string(step) + "): " + why;
+  }
   status_ = s;
   exited_.set();
 }
@@ -209,13 +216,14 @@ void ProcessManager::reap() {
     if (it != live_.end()) ::kill(-pid, SIGKILL);
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) <= 0) break;
+    auto failure = spawner_.failure_of(pid);
     if (it == live_.end()) {
       ++orphans_reaped_;
       continue;
     }
     Process* p = it->second;
     forget(pid);
-    p->on_exit(status);
+    p->on_exit(status, failure ? &*failure : nullptr);
   }
 }
 
@@ -261,17 +269,17 @@ std::unique_ptr<Process> ProcessManager::spawn(const SpawnOptions& o, std::strin
   child.fallback_dir = o.fallback_dir.empty() ? nullptr : o.fallback_dir.c_str();
   SpawnFailure failure;
   pid_t pid = spawner_.spawn(child, &failure);
-  if (pid < 0) {
-    std::string why = std::strerror(failure.error);
-    if (std::string_view(failure.step) == "working_dir")
-      return fail("working_dir " + o.working_dir + ": " + why);
-    if (std::string_view(failure.step) == "exec") return fail("cannot start " + *exe + ": " + why);
-    return fail("cannot start " + *exe + " (" + failure.step + "): " + why);
-  }
+  if (pid < 0)
+    return fail("cannot start " + *exe + " (" + failure.step + "): " + std::strerror(failure.error));
+  // The child does this too; whichever runs first, the group exists when spawn() returns,
+  // so a cancel that comes at once still reaches it. (EACCES once it has exec'd: fine.)
+  ::setpgid(pid, pid);
   ::close(wr.release());  // the parent's copy of the write end must go, or EOF never comes
 
   std::unique_ptr<Process> p(new Process(*this, o.output_limit));
   p->pid_ = pid;
+  p->exe_ = std::move(*exe);
+  p->working_dir_ = o.working_dir;
   live_[pid] = p.get();
   if (!referenced_) {
     uv_ref(sigchld_.base());

@@ -56,6 +56,9 @@ struct SpawnOptions {
 struct ExitStatus {
   int exit_code = -1;  // >= 0 when it exited
   int signal = 0;      // > 0 when killed by a signal
+  /// Non-empty when the command never started ("working_dir /x: No such file or
+  /// directory", "cannot start /bin/x: Permission denied"); exit_code is then 127.
+  std::string error;
   bool success() const { return exit_code == 0; }
 };
 
@@ -99,11 +102,13 @@ class Process {
  private:
   friend class ProcessManager;
   Process(ProcessManager& pm, std::uint64_t output_limit) : pm_(pm), output_(output_limit) {}
-  void on_exit(int wait_status);
+  void on_exit(int wait_status, const SpawnFailure* failure = nullptr);
   void on_eof();
   Task<bool> wait_eof(CancelToken t);
   ProcessManager& pm_;
   pid_t pid_ = -1;
+  std::string exe_;          // for the error when the child fails before execve
+  std::string working_dir_;
   OutputTail output_;
   std::optional<ExitStatus> status_;
   UvHandle<uv_pipe_t> pipe_;
@@ -118,8 +123,9 @@ class ProcessManager {
   ProcessManager(const ProcessManager&) = delete;
   ProcessManager& operator=(const ProcessManager&) = delete;
 
-  /// Starts a child. nullptr + *error ("command not found: foo", "working_dir: ...")
-  /// when it could not be started.
+  /// Starts a child without waiting for it to exec. nullptr + *error ("command not
+  /// found: foo") when no child could be made; what fails in the child (its working_dir,
+  /// execve) comes back as the ExitStatus's error.
   std::unique_ptr<Process> spawn(const SpawnOptions& options, std::string* error);
 
   std::size_t running() const { return live_.size(); }

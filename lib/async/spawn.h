@@ -1,22 +1,33 @@
 // Starting one child process: the system-call recipe under ProcessManager::spawn, also
 // used by the bench's bare loop so that "bare" means the same recipe without a scheduler.
 //
-// clone(CLONE_VM | CLONE_VFORK) on a child stack allocated once per Spawner. This is what
-// glibc's posix_spawn does, minus two costs measured on every spawn (docs/PERFORMANCE.md):
-// posix_spawn maps a fresh child stack and unmaps it afterwards, and the munmap needs a
-// TLB shootdown on every CPU the child ran on (30 % of a bare posix_spawn loop's CPU on
-// a 2-core guest); and each file action re-reads RLIMIT_NOFILE. The child:
+// clone(CLONE_VM) on a child stack of the Spawner's own, like glibc's posix_spawn, with
+// two differences measured on every spawn (docs/PERFORMANCE.md):
+//   - no CLONE_VFORK: clone returns at once and the child execs on its own. posix_spawn
+//     (and vfork) block the caller until the child has exec'd, 0.1-2 ms on a busy 2-core
+//     machine; for a daemon with one loop that is every other timer waiting too.
+//   - stacks are kept and reused, not mapped and unmapped per spawn (the munmap needs a
+//     TLB shootdown on every CPU the child ran on: 30 % of a bare posix_spawn loop's CPU
+//     on a 2-core guest); and no file action re-reads RLIMIT_NOFILE.
+// The child:
 //   - every signal back to SIG_DFL, an empty signal mask;
-//   - a process group of its own (setpgid(0, 0));
+//   - a process group of its own (setpgid(0, 0), also done by the parent so that a group
+//     signal sent right after spawn() cannot miss it);
 //   - stdin from /dev/null, stdout and stderr into `output_fd`, no other descriptor;
 //   - chdir(working_dir) (else chdir(fallback_dir), if given), then execve.
-// The child runs only raw system calls on its own stack: it shares the parent's memory
-// until execve, so it must not allocate, lock or touch libc state.
+// The child shares the parent's memory until execve while the parent runs on, so it runs
+// only raw system calls (no errno, no libc state, no allocation) on its own stack and
+// reads only its slot: a private copy of path, argv, envp and directories. The kernel
+// zeroes a word in the slot when the child has exec'd or died (CLONE_CHILD_CLEARTID), and
+// only then is the slot reused.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstddef>
+#include <optional>
+#include <utility>
+#include <vector>
 
 namespace kairos::async {
 
@@ -38,19 +49,32 @@ struct SpawnFailure {
 class Spawner {
  public:
   Spawner();
-  ~Spawner();
+  ~Spawner();  // waits (briefly) for children that have not exec'd yet
   Spawner(const Spawner&) = delete;
   Spawner& operator=(const Spawner&) = delete;
 
-  /// The child's pid, or -1 and *failure. A child that failed before execve has already
-  /// been reaped. One spawn at a time per Spawner (the child borrows its stack until it
-  /// has exec'd, and clone returns only then).
+  /// The child's pid, or -1 and *failure when no child could be made (clone failed, or
+  /// argv and environment are too large). Returns without waiting for execve: a child that
+  /// fails before it (no such working_dir, execve's own errors) exits with status 127,
+  /// and failure_of() says why once it has been reaped.
   pid_t spawn(const ChildSpec& spec, SpawnFailure* failure);
+  /// Why `pid`, now reaped, exited before execve; nullopt when it did exec (or is not
+  /// one of ours). Answers once per pid.
+  std::optional<SpawnFailure> failure_of(pid_t pid);
+  /// Children that have not exec'd (or died) yet.
+  std::size_t in_flight() const { return in_flight_.size(); }
 
  private:
-  void* map_ = nullptr;
-  std::size_t map_size_ = 0;
-  char* stack_top_ = nullptr;
+  struct Slot;
+  Slot* take_slot(std::size_t blob_size);
+  void release(Slot* slot);
+  /// Frees the slots of children that have exec'd or died; remembers the failures.
+  void collect();
+
+  std::size_t page_ = 4096;
+  std::vector<Slot*> in_flight_;
+  std::vector<Slot*> free_;
+  std::vector<std::pair<pid_t, SpawnFailure>> failed_;
   unsigned long max_fd_ = 1024;  // only for kernels without close_range
 };
 

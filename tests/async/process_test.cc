@@ -101,11 +101,47 @@ TEST_F(ProcessTest, CommandNotFound) {
 }
 
 TEST_F(ProcessTest, BadWorkingDir) {
-  auto o = sh("true");
+  // spawn() does not wait for the child to exec; the child's failure is its exit status.
+  auto o = sh("echo never");
   o.working_dir = "/nonexistent/dir";
-  std::string err;
-  EXPECT_FALSE(pm_->spawn(o, &err));
-  EXPECT_NE(err.find("working_dir /nonexistent/dir"), std::string::npos) << err;
+  auto r = run_process(o);
+  EXPECT_EQ(r.status.error, "working_dir /nonexistent/dir: No such file or directory");
+  EXPECT_EQ(r.status.exit_code, 127);
+  EXPECT_EQ(r.output, "");
+}
+
+TEST_F(ProcessTest, ManyChildrenInFlightGetTheirOwnArguments) {
+  // The children exec while the parent goes on spawning and frees its copies of argv and
+  // the environment: each child must still see its own.
+  std::vector<std::unique_ptr<Process>> procs;
+  for (int i = 0; i < 200; ++i) {
+    auto o = sh("echo \"$1 $N\"");
+    o.argv.push_back("x");  // $0
+    o.argv.push_back("arg" + std::to_string(i));
+    o.env.push_back("N=env" + std::to_string(i) + std::string(i % 7 == 0 ? 62000 : 0, 'z'));
+    std::string err;
+    procs.push_back(pm_->spawn(o, &err));
+    ASSERT_TRUE(procs.back()) << err;
+  }
+  for (int i = 0; i < 200; ++i) {
+    auto st = run_value(procs[i]->wait());
+    EXPECT_EQ(st.exit_code, 0) << i << " " << st.error;
+    std::string want = "arg" + std::to_string(i) + " env" + std::to_string(i) +
+                       std::string(i % 7 == 0 ? 62000 : 0, 'z') + "\n";
+    EXPECT_EQ(procs[i]->output().str(), want) << i;
+  }
+}
+
+TEST_F(ProcessTest, AGroupSignalRightAfterSpawnReachesTheChild) {
+  // The group exists as soon as spawn() returns, even if the child has not run yet.
+  for (int i = 0; i < 20; ++i) {
+    std::string err;
+    auto p = pm_->spawn(sh("sleep 30"), &err);
+    ASSERT_TRUE(p) << err;
+    p->signal_group(SIGKILL);
+    auto st = run_value(p->wait());
+    EXPECT_EQ(st.signal, SIGKILL) << i;
+  }
 }
 
 TEST_F(ProcessTest, FallbackDirWhenTheWorkingDirIsGone) {
@@ -147,10 +183,9 @@ TEST_F(ProcessTest, ExecFailureIsReportedAndLeavesNoZombie) {
   SpawnOptions o;
   o.argv = {script};
   o.env = kEnv;
-  std::string err;
-  EXPECT_FALSE(pm_->spawn(o, &err));
-  EXPECT_NE(err.find("cannot start " + script + ": Permission denied"), std::string::npos)
-      << err;
+  auto r = run_process(o);
+  EXPECT_EQ(r.status.error, "cannot start " + script + ": Permission denied");
+  EXPECT_EQ(r.status.exit_code, 127);
   siginfo_t info{};
   EXPECT_NE(::waitid(P_ALL, 0, &info, WEXITED | WNOHANG), 0) << "a child is left to reap";
   EXPECT_EQ(info.si_pid, 0);
