@@ -63,6 +63,9 @@ struct Store::Impl {
   explicit Impl(Connection c) : db(std::move(c)) {
     sqlite3* h = db.get();
     auto prep = [h](const std::string& sql) { return Statement(h, sql); };
+    // Once per loop turn each: prepared, not parsed every time by sqlite3_exec.
+    begin_tx = prep("BEGIN IMMEDIATE");
+    commit_tx = prep("COMMIT");
     insert_run = prep(
         R"(INSERT INTO runs(job, "trigger", scheduled_at, started_at, finished_at, status,
              attempts, exit_code, signal, error, missed_count, missed_until)
@@ -151,7 +154,7 @@ struct Store::Impl {
 
   // Declared first so it is destroyed last: sqlite3_close needs every statement finalized.
   Connection db;
-  Statement delete_run;
+  Statement delete_run, begin_tx, commit_tx;
   Statement insert_run, set_run_status, finish_run, insert_attempt, finish_attempt, put_job_state,
       get_job_state, get_run, get_attempts, last_result, last_scheduled, recover_attempts,
       recover_runs, first_job, next_job, nth_newest, prune_job, prune_age;
@@ -430,7 +433,7 @@ std::optional<Millis> Store::last_scheduled(const std::string& job) {
 
 void Store::begin() {
   if (impl_->depth == 0) {
-    impl_->db.exec("BEGIN IMMEDIATE");  // throws (depth unchanged) if the lock is not had
+    impl_->begin_tx.use().run();  // throws (depth unchanged) if the lock is not had
     impl_->doomed = false;
   }
   ++impl_->depth;
@@ -447,7 +450,7 @@ void Store::commit() {
                 SQLITE_ABORT);
   }
   try {
-    s.db.exec("COMMIT");
+    s.commit_tx.use().run();
   } catch (const Error&) {
     // A failed COMMIT (disk full, I/O error) can leave the transaction open; end it so the
     // connection is usable again, then report.
