@@ -1,7 +1,6 @@
 #include "daemon/scheduler.h"
 
 #include <grp.h>
-#include <malloc.h>
 #include <pwd.h>
 #include <unistd.h>
 
@@ -41,11 +40,6 @@ std::mt19937_64& rng() {
   static std::mt19937_64 r{std::random_device{}()};
   return r;
 }
-
-/// Loading a config builds a yaml-cpp tree several times the size of what the jobs keep
-/// (bench/load, 10,000 jobs: 59 MiB resident after start-up, 35 MiB after this). glibc
-/// keeps those freed pages in the heap, so hand them back once the jobs are built.
-void release_config_parse_memory() { ::malloc_trim(0); }
 
 }  // namespace
 
@@ -162,7 +156,6 @@ void Scheduler::start(const config::Config& cfg) {
     order_.push_back(job);
   }
   for (auto& job : order_) launch(job);
-  release_config_parse_memory();
 }
 
 void Scheduler::launch(const std::shared_ptr<Job>& job) {
@@ -460,7 +453,6 @@ ReloadDiff Scheduler::apply(const config::Config& cfg) {
   runner_.set_limits(cfg.daemon.max_concurrent_runs, cfg.pools);
   retention_ = cfg.daemon.history;
   for (auto& job : to_launch) launch(job);
-  release_config_parse_memory();
   return d;
 }
 

@@ -277,8 +277,10 @@ protocol::ReloadResult Service::reload(const std::string& origin) {
 }
 
 void Service::release_job_definitions() {
-  // One copy of 10,000 definitions is enough. Parsing left the heap full of freed YAML
-  // nodes; without a trim glibc keeps those pages (about 2 MiB for 10,000 jobs).
+  // One copy of 10,000 definitions is enough. Loading built a yaml-cpp tree several times
+  // the size of what the jobs keep, and glibc keeps freed pages in the heap: hand them back
+  // once the scheduler has its jobs and the Config's copies are gone (10,000 jobs: 59 MiB
+  // resident without a trim, 25 with one before dropping the copies, 23 after).
   config_.jobs.clear();
   config_.jobs.shrink_to_fit();
   ::malloc_trim(0);
