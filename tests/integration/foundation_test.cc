@@ -131,6 +131,26 @@ TEST(Foundation, JobEnvOverridesTheBaseVariablesOnce) {
   EXPECT_EQ(d.attempts(d.runs().at(0).id).at(0).output, "/opt/tools:/usr/bin:/bin /srv/own bar\n1\n1\n");
 }
 
+TEST(Foundation, AWorkingDirThatCannotBeEnteredFailsTheAttemptWithTheReason) {
+  // spawn() returns before the child's execve; the child's failure comes back when it is
+  // reaped and must still be recorded as the attempt's reason, not as "exit code 127".
+  Daemon d(R"(jobs:
+  nowhere:
+    command: [/bin/true]
+    schedule: {after: 100ms}
+    working_dir: /nonexistent/kairos-test-dir
+)");
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE status='failed'") == 1; }))
+      << d.log();
+  d.stop();
+  const std::string why = "working_dir /nonexistent/kairos-test-dir: No such file or directory";
+  auto run = d.runs().at(0);
+  EXPECT_EQ(run.error, why);
+  EXPECT_EQ(d.attempts(run.id).at(0).error, why);
+  EXPECT_NE(d.log().find("could not start: " + why), std::string::npos) << d.log();
+}
+
 TEST(Foundation, TimeoutKillsTheJobAndItsChildren) {
   Daemon d(R"(jobs:
   hang:
