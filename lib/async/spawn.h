@@ -54,15 +54,13 @@ class Spawner {
   Spawner& operator=(const Spawner&) = delete;
 
   /// The child's pid, or -1 and *failure when no child could be made (clone failed, or
-  /// argv and environment are too large). Returns without waiting for execve: a child that
+  /// no memory for its slot). Returns without waiting for execve: a child that
   /// fails before it (no such working_dir, execve's own errors) exits with status 127,
   /// and failure_of() says why once it has been reaped.
   pid_t spawn(const ChildSpec& spec, SpawnFailure* failure);
   /// Why `pid`, now reaped, exited before execve; nullopt when it did exec (or is not
   /// one of ours). Answers once per pid.
   std::optional<SpawnFailure> failure_of(pid_t pid);
-  /// Children that have not exec'd (or died) yet.
-  std::size_t in_flight() const { return in_flight_.size(); }
 
  private:
   struct Slot;
