@@ -66,6 +66,16 @@ void log_attempt_end(const Run& run, const store::AttemptRow& a) {
               a.attempt, a.status, code, ms, a.error.empty() ? "" : ": ", a.error,
               line.empty() ? "" : " | output: ", line);
 }
+/// An attempt whose command never ran: not found, no child made, or the child failed
+/// before execve (its working_dir, execve itself).
+AttemptOutcome could_not_start(const Run& run, int n, std::string why) {
+  spdlog::warn("job={} run={} attempt={} could not start: {}", run.spec->name, run.id, n, why);
+  AttemptOutcome out;
+  out.status = "failed";
+  out.error = std::move(why);
+  return out;
+}
+
 }  // namespace
 
 std::chrono::milliseconds retry_delay(const config::RetryPolicy& p, int n, double u01) {
@@ -302,12 +312,7 @@ Task<AttemptOutcome> Runner::attempt(Run* run, int n) {
     std::fprintf(trace, "%lld %d %lld %lld %lld\n", static_cast<long long>(run->id), n,
                  static_cast<long long>(run->scheduled_at), static_cast<long long>(spawn_begin),
                  static_cast<long long>(realtime_ns()));
-  if (!proc) {
-    out.status = "failed";
-    out.error = err;
-    spdlog::warn("job={} run={} attempt={} could not start: {}", spec.name, run->id, n, err);
-    co_return out;
-  }
+  if (!proc) co_return could_not_start(*run, n, std::move(err));
   spdlog::info("job={} run={} attempt={} started pid={} (trigger={})", spec.name, run->id, n,
                proc->pid(), run->trigger);
   async::Process* p = proc.get();
@@ -316,13 +321,7 @@ Task<AttemptOutcome> Runner::attempt(Run* run, int n) {
       spec.timeout, run->cancel.token(),
       [p, grace](async::CancelToken t) { return supervise(p, t, grace); });
   const auto& st = timed.value;
-  if (!st.error.empty()) {
-    // The child could not get as far as execve (its working_dir, execve itself).
-    out.status = "failed";
-    out.error = st.error;
-    spdlog::warn("job={} run={} attempt={} could not start: {}", spec.name, run->id, n, st.error);
-    co_return out;
-  }
+  if (!st.error.empty()) co_return could_not_start(*run, n, st.error);
   if (st.exit_code >= 0) out.exit_code = st.exit_code;
   if (st.signal > 0) out.signal = st.signal;
   if (timed.timed_out) {

@@ -88,6 +88,15 @@ struct Fd {
 
 thread_local char t_read_buffer[64 * 1024];
 
+/// "working_dir /x: No such file or directory", "cannot start /bin/x: Permission denied".
+std::string describe(const SpawnFailure& f, const std::string& exe, const std::string& dir) {
+  std::string why = std::strerror(f.error);
+  std::string_view step = f.step;
+  if (step == "working_dir") return "working_dir " + dir + ": " + why;
+  if (step == "exec") return "cannot start " + exe + ": " + why;
+  return "cannot start " + exe + " (" + std::string(step) + "): " + why;
+}
+
 }  // namespace
 
 // --- Process -----------------------------------------------------------------------
@@ -110,13 +119,7 @@ void Process::on_exit(int wait_status, const SpawnFailure* failure) {
   ExitStatus s;
   if (WIFEXITED(wait_status)) s.exit_code = WEXITSTATUS(wait_status);
   else if (WIFSIGNALED(wait_status)) s.signal = WTERMSIG(wait_status);
-  if (failure) {
-    std::string why = std::strerror(failure->error);
-    std::string_view step = failure->step;
-    if (step == "working_dir") s.error = "working_dir " + working_dir_ + ": " + why;
-    else if (step == "exec") s.error = "cannot start " + exe_ + ": " + why;
-    else s.error = "cannot start " + exe_ + " (" + std::string(step) + "): " + why;
-  }
+  if (failure) s.error = describe(*failure, exe_, working_dir_);
   status_ = s;
   exited_.set();
 }
@@ -269,8 +272,7 @@ std::unique_ptr<Process> ProcessManager::spawn(const SpawnOptions& o, std::strin
   child.fallback_dir = o.fallback_dir.empty() ? nullptr : o.fallback_dir.c_str();
   SpawnFailure failure;
   pid_t pid = spawner_.spawn(child, &failure);
-  if (pid < 0)
-    return fail("cannot start " + *exe + " (" + failure.step + "): " + std::strerror(failure.error));
+  if (pid < 0) return fail(describe(failure, *exe, o.working_dir));
   // The child does this too; whichever runs first, the group exists when spawn() returns,
   // so a cancel that comes at once still reaches it. (EACCES once it has exec'd: fine.)
   ::setpgid(pid, pid);

@@ -12,6 +12,15 @@ namespace {
 
 using namespace std::chrono_literals;
 
+/// Waits for the daemon's one run to succeed, stops the daemon, returns the run's output.
+std::string output_of_the_only_run(Daemon& d) {
+  EXPECT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE status='succeeded'") == 1; }))
+      << d.log();
+  d.stop();
+  auto runs = d.runs();
+  return runs.empty() ? "<no run>" : d.attempts(runs.at(0).id).at(0).output;
+}
+
 TEST(Foundation, AfterJobRunsExactlyOnce) {
   Daemon d(R"(jobs:
   once:
@@ -111,10 +120,7 @@ TEST(Foundation, CleanEnvironment) {
   ::setenv("SECRET", "leaked", 1);  // kairosd inherits it; the job must not
   d.start();
   ::unsetenv("SECRET");
-  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE status='succeeded'") == 1; }))
-      << d.log();
-  d.stop();
-  EXPECT_EQ(d.attempts(d.runs().at(0).id).at(0).output, "env 1 bar unset\n");
+  EXPECT_EQ(output_of_the_only_run(d), "env 1 bar unset\n");
 }
 
 TEST(Foundation, JobEnvOverridesTheBaseVariablesOnce) {
@@ -125,10 +131,7 @@ TEST(Foundation, JobEnvOverridesTheBaseVariablesOnce) {
     env: {PATH: "/opt/tools:/usr/bin:/bin", HOME: /srv/own, FOO: bar}
 )");
   d.start();
-  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE status='succeeded'") == 1; }))
-      << d.log();
-  d.stop();
-  EXPECT_EQ(d.attempts(d.runs().at(0).id).at(0).output, "/opt/tools:/usr/bin:/bin /srv/own bar\n1\n1\n");
+  EXPECT_EQ(output_of_the_only_run(d), "/opt/tools:/usr/bin:/bin /srv/own bar\n1\n1\n");
 }
 
 TEST(Foundation, AWorkingDirThatCannotBeEnteredFailsTheAttemptWithTheReason) {
