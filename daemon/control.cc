@@ -161,6 +161,22 @@ void Service::run_method(const p::RunParams& params, Reply reply) {
 
 void Service::handle(const std::string& method, const json& params, const Peer& peer,
                      Reply reply) {
+  // These answer from the database, which the history thread fills a moment after the
+  // loop writes: a client that has just seen a run end must find it there.
+  bool reads_history = method == p::method::list || method == p::method::show ||
+                       method == p::method::history || method == p::method::logs ||
+                       method == p::method::cancel;
+  if (reads_history && !history_->settled()) {
+    history_->when_durable([this, method, params, peer, reply = std::move(reply)]() mutable {
+      respond(method, params, peer, std::move(reply));
+    });
+    return;
+  }
+  respond(method, params, peer, std::move(reply));
+}
+
+void Service::respond(const std::string& method, const json& params, const Peer& peer,
+                      Reply reply) {
   try {
     if (method == p::method::status) return reply(json(status_info()));
     if (method == p::method::list) {

@@ -1,16 +1,152 @@
 #include "daemon/history.h"
 
+#include <signal.h>
+
 #include <chrono>
-#include <memory>
+#include <limits>
+#include <type_traits>
 
 #include <spdlog/spdlog.h>
 
 namespace kairos::daemon {
 
 namespace {
-/// WAL size (pages of 4 KiB) at which a background checkpoint starts.
+/// WAL size (pages of 4 KiB) after a commit at which a background checkpoint starts.
 constexpr int kCheckpointPages = 1000;
+/// A commit slower than this is logged: firings wait for their rows meanwhile.
+constexpr std::int64_t kSlowCommitUs = 500'000;
+}  // namespace
 
+History::History(async::Loop& loop, store::Store& reader, std::unique_ptr<store::Store> writer,
+                 std::string db_path)
+    : loop_(loop), reader_(reader), writer_(std::move(writer)), db_path_(std::move(db_path)) {
+  next_run_id_ = reader_.max_run_id() + 1;
+  loop_.set_drained_hook([this] { submit(); });
+  uv_async_init(loop_.uv(), committed_signal_.get(), [](uv_async_t* a) {
+    if (a->data) static_cast<History*>(a->data)->on_committed();
+  });
+  committed_signal_.mark_initialized();
+  committed_signal_.get()->data = this;
+  // The signal keeps the loop alive only while someone waits for a commit.
+  uv_unref(committed_signal_.base());
+  // SQLite's automatic checkpoint would sync the database inside a commit, holding up the
+  // runs that wait for it; the loop starts one on the thread pool instead.
+  writer_->on_wal_commit([this](int pages) { wal_pages_ = pages; });
+  // The writer takes no signal: SIGCHLD is read from a signalfd on the loop thread, and a
+  // thread that did not block it could swallow it. Block everything while creating the
+  // thread, which inherits the mask.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  thread_ = std::thread([this] { writer_main(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+History::~History() {
+  close();
+  // Written after close() (the last coroutines ending at shutdown): the writer is gone, so
+  // commit them from here.
+  if (!pending_.empty()) commit(pending_);
+}
+
+void History::push(Write w) {
+  // The drain that follows hands the batch to the writer, even when this write came from a
+  // plain libuv callback rather than a resumed coroutine.
+  if (pending_.empty()) loop_.request_drain();
+  pending_.push_back(std::move(w));
+}
+
+std::int64_t History::insert_run(store::RunRow row) {
+  row.id = next_run_id_++;
+  std::int64_t id = row.id;
+  push(InsertRun{std::move(row)});
+  return id;
+}
+
+void History::set_run_status(std::int64_t run_id, std::string status,
+                             std::optional<store::Millis> started_at) {
+  push(SetStatus{run_id, std::move(status), started_at});
+}
+
+void History::finish_run(store::RunRow row) { push(FinishRun{std::move(row)}); }
+void History::delete_run(std::int64_t run_id) { push(DeleteRun{run_id}); }
+void History::insert_attempt(store::AttemptRow row) { push(InsertAttempt{std::move(row)}); }
+void History::finish_attempt(store::AttemptRow row) { push(FinishAttempt{std::move(row)}); }
+void History::put_job_state(store::JobState state) { push(std::move(state)); }
+
+void History::prune(std::int64_t keep_per_job, store::Millis keep_for_ms, store::Millis now,
+                    std::int64_t max_delete) {
+  push(Prune{keep_per_job, keep_for_ms, now, max_delete});
+}
+
+void History::when_durable(std::function<void()> fn) {
+  if (settled()) return fn();
+  // Unsubmitted writes go in the batch the current drain hands over.
+  if (waiters_.empty()) uv_ref(committed_signal_.base());
+  waiters_.push_back(Waiter{pending_.empty() ? submitted_ : submitted_ + 1, std::move(fn)});
+}
+
+void History::submit() {
+  if (pending_.empty() || closed_) return;
+  {
+    std::lock_guard lock(mu_);
+    if (inbox_.empty()) {
+      inbox_.swap(pending_);  // the writer left its emptied buffer here: no allocation
+    } else {
+      for (auto& w : pending_) inbox_.push_back(std::move(w));
+    }
+    inbox_batch_ = ++submitted_;
+  }
+  pending_.clear();
+  work_.notify_one();
+}
+
+void History::on_committed() {
+  {
+    std::lock_guard lock(mu_);
+    committed_seen_ = committed_;
+  }
+  if (checkpoint_wanted_.exchange(false, std::memory_order_relaxed)) start_checkpoint();
+  resume_waiters(committed_seen_);
+}
+
+void History::resume_waiters(std::uint64_t upto) {
+  // A waiter may write and wait again: each is taken off the queue before it runs.
+  while (!waiters_.empty() && waiters_.front().batch <= upto) {
+    auto fn = std::move(waiters_.front().fn);
+    waiters_.pop_front();
+    if (waiters_.empty() && committed_signal_.get()) uv_unref(committed_signal_.base());
+    fn();
+  }
+}
+
+void History::flush() {
+  if (closed_) return;
+  submit();
+  {
+    std::unique_lock lock(mu_);
+    done_.wait(lock, [&] { return committed_ >= submitted_; });
+  }
+  on_committed();
+}
+
+void History::close() {
+  if (closed_) return;
+  flush();
+  closed_ = true;
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  work_.notify_one();
+  thread_.join();
+  loop_.set_drained_hook(nullptr);
+  // Nothing can be committed any more: whoever still waits goes on (shutdown).
+  resume_waiters(std::numeric_limits<std::uint64_t>::max());
+  committed_signal_.close();
+}
+
+namespace {
 struct CheckpointWork {
   uv_work_t req{};
   History* history;
@@ -20,19 +156,10 @@ struct CheckpointWork {
 };
 }  // namespace
 
-History::History(async::Loop& loop, store::Store& store, std::string db_path)
-    : loop_(loop), store_(store), db_path_(std::move(db_path)) {
-  loop_.on_drained([this] { flush(); });
-  // SQLite's automatic checkpoint would sync the database inside a commit, on the loop,
-  // right before a spawn (2-10 ms every ~100 firings when measured). Do it on the thread
-  // pool instead, through a second connection; the WAL lets both proceed.
-  store_.on_wal_commit([this](int pages) {
-    if (pages >= kCheckpointPages) start_checkpoint();
-  });
-}
-
 void History::start_checkpoint() {
-  if (checkpoint_running_) return;
+  // On libuv's thread pool, through a connection of its own, so the writer keeps
+  // committing meanwhile (a PASSIVE checkpoint never blocks it).
+  if (checkpoint_running_ || closed_) return;
   checkpoint_running_ = true;
   auto* w = new CheckpointWork{};
   w->history = this;
@@ -48,7 +175,7 @@ void History::start_checkpoint() {
         // Owns the request: freed here, after the thread pool is done with it.
         std::unique_ptr<CheckpointWork> w(static_cast<CheckpointWork*>(r->data));
         w->history->checkpoint_running_ = false;
-        if (w->ok) ++w->history->checkpoints_;
+        if (w->ok) w->history->checkpoints_.fetch_add(1, std::memory_order_relaxed);
         else spdlog::warn("history: background checkpoint failed: {}", w->error);
       });
   if (rc != 0) {
@@ -57,39 +184,77 @@ void History::start_checkpoint() {
   }
 }
 
-store::Store& History::write() {
-  if (!open_) {
-    store_.begin();
-    open_ = true;
-    // Make sure a drain (and so the commit) follows even if this write came from a
-    // plain libuv callback rather than a resumed coroutine.
-    loop_.request_drain();
+void History::writer_main() {
+  std::vector<Write> batch;
+  for (;;) {
+    std::uint64_t number = 0;
+    {
+      std::unique_lock lock(mu_);
+      work_.wait(lock, [&] { return !inbox_.empty() || stop_; });
+      if (inbox_.empty()) return;  // stopping, and everything is committed
+      batch.swap(inbox_);
+      number = inbox_batch_;
+    }
+    commit(batch);
+    batch.clear();  // the rows' memory is freed here, not on the loop
+    {
+      std::lock_guard lock(mu_);
+      committed_ = number;
+    }
+    if (wal_pages_ >= kCheckpointPages) checkpoint_wanted_.store(true, std::memory_order_relaxed);
+    done_.notify_all();
+    uv_async_send(committed_signal_.get());
   }
-  return store_;
 }
 
-void History::flush() {
-  if (open_) {
-    open_ = false;
-    try {
-      auto t0 = std::chrono::steady_clock::now();
-      store_.commit();
-      ++commits_;
-      auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::steady_clock::now() - t0)
-                    .count();
-      if (us > max_commit_us_) max_commit_us_ = us;
-      // The loop is blocked while SQLite commits: say so when it is long enough to
-      // delay firings (a checkpoint on a slow disk, a reader holding a lock).
-      if (us > 20'000) spdlog::warn("history: a commit blocked the loop for {} ms", us / 1000);
-    } catch (const std::exception& e) {
-      // The store rolled back; the daemon keeps running, and the loss is loud.
-      spdlog::error("history: commit failed, {} waiting writes lost: {}", waiters_.size(),
-                    e.what());
+void History::commit(std::vector<Write>& batch) {
+  auto t0 = std::chrono::steady_clock::now();
+  try {
+    store::Store::Transaction tx(*writer_);
+    // One bad write (a caller's bug breaking a constraint) must not cost the batch: SQLite
+    // undoes only the failed statement, and the rest is committed.
+    for (auto& w : batch) {
+      try {
+        apply(w);
+      } catch (const store::Error& e) {
+        spdlog::error("history: a write failed and is lost: {}", e.what());
+      }
     }
+  } catch (const std::exception& e) {
+    // The store rolled back; the daemon keeps running, and the loss is loud.
+    spdlog::error("history: commit failed, {} write(s) lost: {}", batch.size(), e.what());
+    return;
   }
-  for (auto c : waiters_) loop_.schedule(c);
-  waiters_.clear();
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::steady_clock::now() - t0)
+                .count();
+  if (us > max_commit_us_.load(std::memory_order_relaxed))
+    max_commit_us_.store(us, std::memory_order_relaxed);
+  if (us > kSlowCommitUs)
+    spdlog::warn("history: a commit took {} ms (slow disk?); runs wait for their rows meanwhile",
+                 us / 1000);
+}
+
+void History::apply(Write& w) {
+  std::visit(
+      [this](auto& op) {
+        using T = std::decay_t<decltype(op)>;
+        auto& s = *writer_;
+        if constexpr (std::is_same_v<T, InsertRun>) s.insert_run(op.row);
+        else if constexpr (std::is_same_v<T, FinishRun>) s.finish_run(op.row);
+        else if constexpr (std::is_same_v<T, SetStatus>)
+          s.set_run_status(op.run_id, op.status, op.started_at);
+        else if constexpr (std::is_same_v<T, DeleteRun>) s.delete_run(op.run_id);
+        else if constexpr (std::is_same_v<T, InsertAttempt>) s.insert_attempt(op.row);
+        else if constexpr (std::is_same_v<T, FinishAttempt>) s.finish_attempt(op.row);
+        else if constexpr (std::is_same_v<T, store::JobState>) s.put_job_state(op);
+        else {
+          auto n = s.prune(op.keep_per_job, op.keep_for_ms, op.now, op.max_delete);
+          if (n > 0) spdlog::debug("history: pruned {} old run(s)", n);
+        }
+      },
+      w);
 }
 
 }  // namespace kairos::daemon

@@ -1,16 +1,36 @@
-// History: the daemon's write path into the Store.
+// History: the daemon's write path into the Store, kept off the event loop.
 //
-// Writes made while the loop drains its ready queue share one transaction, committed
-// when the drain ends, so a burst of 1,000 firings costs one commit instead of 1,000.
-// A run's row must exist before its process does (DESIGN.md "Crash"), so the runner
-// awaits durable() between writing the attempt row and spawning: it resumes right
-// after the batch holding its rows has been committed.
+// The loop never waits for the disk on behalf of history. Writes are queued on the loop
+// thread and handed over, at the end of every drain of the loop's ready queue, as one batch
+// to a writer thread that owns a connection of its own: BEGIN, the batch, COMMIT. A burst of
+// 1,000 firings is one commit, and while one commit is on its way to disk the next batch
+// gathers, so the commit rate follows the disk. A commit that waits 40 ms for the disk (a
+// checkpoint's fsync) delays only the runs waiting for their rows, never a timer or a reap.
+//
+// Run ids are assigned here (one past the newest row at start-up), so insert_run() returns
+// at once. A run's row must exist before its process does (DESIGN.md "Crash"): callers
+// co_await durable(), which resumes them once everything queued before it is committed.
+//
+// read() is the loop's own connection and sees committed rows only. A caller that must see
+// its own writes (a client asking about a run that has just ended) waits for durable() or
+// when_durable() first.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <coroutine>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
+#include <variant>
 #include <vector>
 
+#include "async/handle.h"
 #include "async/loop.h"
 #include "store/store.h"
 
@@ -18,43 +38,123 @@ namespace kairos::daemon {
 
 class History {
  public:
-  /// `db_path` is used to checkpoint the WAL from libuv's thread pool.
-  History(async::Loop& loop, store::Store& store, std::string db_path);
+  /// `reader` serves read(); `writer` is moved to the writer thread; `db_path` names the
+  /// file for checkpoints. Starts the writer thread.
+  History(async::Loop& loop, store::Store& reader, std::unique_ptr<store::Store> writer,
+          std::string db_path);
+  /// Commits what is queued and stops the writer (close() if not called yet).
+  ~History();
   History(const History&) = delete;
   History& operator=(const History&) = delete;
 
-  /// The store for writing: opens the batch's transaction if none is open.
-  store::Store& write();
-  /// The store for reading (sees the batch's uncommitted writes: same connection).
-  store::Store& read() { return store_; }
+  // --- writes (loop thread; committed by the writer, in order) -------------------------
+  /// Queues a new run row and returns the id it will have (row.id is ignored).
+  std::int64_t insert_run(store::RunRow row);
+  void set_run_status(std::int64_t run_id, std::string status,
+                      std::optional<store::Millis> started_at);
+  void finish_run(store::RunRow row);
+  void delete_run(std::int64_t run_id);
+  void insert_attempt(store::AttemptRow row);
+  void finish_attempt(store::AttemptRow row);
+  void put_job_state(store::JobState state);
+  /// Store::prune on the writer thread; what it deleted is logged at debug level.
+  void prune(std::int64_t keep_per_job, store::Millis keep_for_ms, store::Millis now,
+             std::int64_t max_delete);
+
+  /// The loop's connection: committed rows only.
+  store::Store& read() { return reader_; }
 
   struct Durable {
     History& h;
-    bool await_ready() const noexcept { return !h.open_; }
-    void await_suspend(std::coroutine_handle<> c) { h.waiters_.push_back(c); }
+    bool await_ready() const noexcept { return h.settled(); }
+    void await_suspend(std::coroutine_handle<> c) {
+      h.when_durable([&loop = h.loop_, c] { loop.schedule(c); });
+    }
     void await_resume() const noexcept {}
   };
-  /// Resumes the caller once everything written so far is committed.
+  /// Resumes the caller once everything written so far is committed (or its commit failed,
+  /// which is logged).
   Durable durable() { return Durable{*this}; }
+  /// Calls `fn` on the loop once everything written so far is committed: now, if it is.
+  void when_durable(std::function<void()> fn);
+  /// True when nothing written so far is waiting for its commit.
+  bool settled() const { return pending_.empty() && committed_seen_ == submitted_; }
 
-  /// Commits the open batch now (shutdown, tests).
+  /// Blocks the loop thread until everything written so far is committed (reload, shutdown).
   void flush();
-  std::uint64_t commits() const { return commits_; }
-  /// The longest commit so far, in microseconds (the loop is blocked meanwhile).
-  std::int64_t max_commit_us() const { return max_commit_us_; }
-  std::uint64_t checkpoints() const { return checkpoints_; }
+  /// flush(), then stops the writer thread and lets go of the loop (its handle and hook).
+  /// Idempotent; the loop may be gone once it returns. Writes made after it are committed
+  /// by the destructor.
+  void close();
+
+  std::uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
+  /// The longest commit so far, in microseconds (on the writer thread).
+  std::int64_t max_commit_us() const { return max_commit_us_.load(std::memory_order_relaxed); }
+  std::uint64_t checkpoints() const { return checkpoints_.load(std::memory_order_relaxed); }
 
  private:
+  struct InsertRun { store::RunRow row; };
+  struct FinishRun { store::RunRow row; };
+  struct SetStatus {
+    std::int64_t run_id;
+    std::string status;
+    std::optional<store::Millis> started_at;
+  };
+  struct DeleteRun { std::int64_t run_id; };
+  struct InsertAttempt { store::AttemptRow row; };
+  struct FinishAttempt { store::AttemptRow row; };
+  struct Prune {
+    std::int64_t keep_per_job;
+    store::Millis keep_for_ms, now;
+    std::int64_t max_delete;
+  };
+  using Write = std::variant<InsertRun, FinishRun, SetStatus, DeleteRun, InsertAttempt,
+                             FinishAttempt, store::JobState, Prune>;
+
+  void push(Write w);
+  void submit();           // loop: pending_ -> inbox_, wakes the writer
+  void on_committed();     // loop: resumes the waiters whose batch is committed
+  void resume_waiters(std::uint64_t upto);
+  void start_checkpoint();  // loop: a PASSIVE checkpoint on libuv's thread pool
+  void writer_main();      // writer thread
+  void commit(std::vector<Write>& batch);
+  void apply(Write& w);
+
   async::Loop& loop_;
-  store::Store& store_;
-  std::vector<std::coroutine_handle<>> waiters_;
-  bool open_ = false;
-  std::uint64_t commits_ = 0;
-  std::int64_t max_commit_us_ = 0;
-  void start_checkpoint();
+  store::Store& reader_;
+  std::unique_ptr<store::Store> writer_;
   std::string db_path_;
+
+  // Loop thread only.
+  std::vector<Write> pending_;
+  std::uint64_t submitted_ = 0;       // batches handed to the writer
+  std::uint64_t committed_seen_ = 0;  // the writer's progress, as last read by the loop
+  struct Waiter {
+    std::uint64_t batch;
+    std::function<void()> fn;
+  };
+  std::deque<Waiter> waiters_;  // in batch order
+  std::int64_t next_run_id_ = 1;
+  async::UvHandle<uv_async_t> committed_signal_;
+  bool closed_ = false;
   bool checkpoint_running_ = false;
-  std::uint64_t checkpoints_ = 0;
+
+  // Shared, under mu_.
+  std::mutex mu_;
+  std::condition_variable work_;  // the writer waits for a batch
+  std::condition_variable done_;  // flush() waits for the writer
+  std::vector<Write> inbox_;
+  std::uint64_t inbox_batch_ = 0;  // the newest batch in inbox_
+  std::uint64_t committed_ = 0;    // the newest batch the writer has finished
+  bool stop_ = false;
+
+  // Writer thread only, apart from the relaxed counters.
+  int wal_pages_ = 0;
+  std::atomic<bool> checkpoint_wanted_{false};
+  std::atomic<std::uint64_t> commits_{0};
+  std::atomic<std::int64_t> max_commit_us_{0};
+  std::atomic<std::uint64_t> checkpoints_{0};
+  std::thread thread_;
 };
 
 }  // namespace kairos::daemon

@@ -158,7 +158,7 @@ void Runner::mark_queued(Run& run, const std::string& waiting_for) {
   run.phase = RunPhase::queued;
   spdlog::info("job={} run={} queued (trigger={}): waiting for {}", run.spec->name, run.id,
                run.trigger, waiting_for);
-  history_.write().set_run_status(run.id, "queued", std::nullopt);
+  history_.set_run_status(run.id, "queued", std::nullopt);
 }
 
 Task<void> Runner::execute(std::shared_ptr<Run> run) {
@@ -193,15 +193,14 @@ Task<void> Runner::execute(std::shared_ptr<Run> run) {
     Millis now = now_ms();
     run->phase = RunPhase::running;
     run->attempts = n;
-    auto& w = history_.write();
     if (n == 1) run->started_at = now;
-    w.set_run_status(run->id, "running", n == 1 ? std::optional<Millis>(now) : std::nullopt);
+    history_.set_run_status(run->id, "running", n == 1 ? std::optional<Millis>(now) : std::nullopt);
     store::AttemptRow a;
     a.run_id = run->id;
     a.attempt = n;
     a.started_at = now;
     a.status = "running";
-    w.insert_attempt(a);
+    history_.insert_attempt(a);
     // The run's row must be on disk before the process exists (crash safety). A
     // scheduled firing wrote it ahead of time, so only a manual or catch-up run waits
     // for a commit here; the attempt row is committed with the batch after the spawn
@@ -219,8 +218,8 @@ Task<void> Runner::execute(std::shared_ptr<Run> run) {
     a.output = std::move(last.output);
     a.output_truncated = last.output_truncated;
     a.error = last.error;
-    history_.write().finish_attempt(a);
     log_attempt_end(*run, a);
+    history_.finish_attempt(std::move(a));
     pool_slot.release();
     global_slot.release();
     if (last.status == "succeeded" || last.status == "cancelled") break;
@@ -251,7 +250,7 @@ Task<void> Runner::execute(std::shared_ptr<Run> run) {
     if (last.exit_code) row.exit_code = *last.exit_code;
     if (last.signal) row.signal = *last.signal;
   }
-  history_.write().finish_run(row);
+  history_.finish_run(row);
   // The attempt line already told the story of a single-attempt run.
   if (row.attempts != 1 || row.status == "cancelled")
     spdlog::log(row.status == "succeeded" ? spdlog::level::info : spdlog::level::warn,

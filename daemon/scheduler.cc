@@ -25,9 +25,11 @@ namespace {
 constexpr Millis kLateGrace = 1000;
 /// Enumeration bound when counting firings of calendar schedules.
 constexpr std::int64_t kCountCap = 1'000'000;
-/// A scheduled firing's run row is written and committed this long before its instant,
-/// so that at the instant only the spawn is left (the row must exist before the process).
-constexpr Millis kPrewriteLead = 3;
+/// A scheduled firing's run row is written this long before its instant, so that at the
+/// instant only the spawn is left (the row must be committed before the process exists).
+/// The history thread commits it meanwhile; the lead absorbs a disk that stalls a commit
+/// for tens of milliseconds (a checkpoint's fsync) without delaying the firing.
+constexpr Millis kPrewriteLead = 50;
 /// History pruning: every kPruneEvery finished runs, delete at most kPruneSlice old ones.
 constexpr std::uint64_t kPruneEvery = 500;
 constexpr std::int64_t kPruneSlice = 1000;
@@ -143,7 +145,7 @@ void Scheduler::save_state(const Job& job) {
   s.anchor = job.planner.anchor();
   if (job.cursor > std::numeric_limits<Millis>::min() / 2) s.last_fired = job.cursor;
   s.paused = job.paused;
-  history_.write().put_job_state(s);
+  history_.put_job_state(s);
 }
 
 void Scheduler::start(const config::Config& cfg) {
@@ -199,7 +201,7 @@ Task<void> Scheduler::job_loop(std::shared_ptr<Job> job) {
     }
     if (pre && (why != async::WakeReason::reached || job->paused || !firing_)) {
       // The firing did not happen after all: its row never stood for a run.
-      history_.write().delete_run(pre);
+      history_.delete_run(pre);
       pre = 0;
       if (why == async::WakeReason::reached) why = async::WakeReason::cancelled;
     }
@@ -240,7 +242,7 @@ std::int64_t Scheduler::insert_queued(const Job& job, Millis scheduled_at,
   row.trigger = trigger;
   row.scheduled_at = scheduled_at;
   row.status = "queued";
-  return history_.write().insert_run(row);
+  return history_.insert_run(row);
 }
 
 std::variant<std::shared_ptr<Run>, Refusal> Scheduler::admit(const std::shared_ptr<Job>& job,
@@ -322,8 +324,8 @@ void Scheduler::record_skipped(const Job& job, Millis scheduled_at, const std::s
   row.status = "skipped";
   row.error = why;
   std::int64_t id = prewritten;
-  if (prewritten) history_.write().finish_run(row);
-  else id = history_.write().insert_run(row);
+  if (prewritten) history_.finish_run(row);
+  else id = history_.insert_run(row);
   spdlog::info("job={} run={} skipped: {}", job.name(), id, why);
 }
 
@@ -339,9 +341,7 @@ void Scheduler::on_run_finished(Run& run) {
   // (deleting costs tens of µs per run).
   if (++finished_since_prune_ >= kPruneEvery) {
     finished_since_prune_ = 0;
-    auto n = history_.write().prune(retention_.keep_per_job, retention_.keep_for.count(),
-                                    now_ms(), kPruneSlice);
-    if (n > 0) spdlog::debug("history: pruned {} old run(s)", n);
+    history_.prune(retention_.keep_per_job, retention_.keep_for.count(), now_ms(), kPruneSlice);
   }
 }
 
@@ -384,7 +384,7 @@ Millis Scheduler::catch_up(const std::shared_ptr<Job>& job, Millis from, Millis 
     row.missed_count = missed;
     row.missed_until = to_run.empty() ? last : std::max(first, to_run.front() - 1);
     row.error = std::to_string(missed) + " firing(s) missed while kairosd was not running";
-    auto id = history_.write().insert_run(row);
+    auto id = history_.insert_run(row);
     spdlog::warn("job={} run={} {} firing(s) missed between {} and {} (catch_up: {})",
                  job->name(), id, missed, format_instant(first, nullptr),
                  format_instant(*row.missed_until, nullptr),

@@ -107,7 +107,13 @@ bool Service::setup(const config::Config& cfg) {
 
   uv_loop_init(&uv_);
   loop_ = std::make_unique<async::Loop>(&uv_);
-  history_ = std::make_unique<History>(*loop_, *store_, cfg.daemon.database);
+  // The history thread writes through a connection of its own; store_ serves reads.
+  auto writer = store::Store::open(cfg.daemon.database, &err);
+  if (!writer) {
+    spdlog::critical("database {}: {}", cfg.daemon.database, err);
+    return false;
+  }
+  history_ = std::make_unique<History>(*loop_, *store_, std::move(writer), cfg.daemon.database);
   processes_ = std::make_unique<async::ProcessManager>(*loop_);
   wall_ = async::WallTimer::create(*loop_, &err);
   if (!wall_) {
@@ -209,8 +215,8 @@ Task<void> Service::shutdown() {
   }
   // Let every job loop (woken by stop_firing) run to its end before the handles go.
   for (const auto& job : scheduler_->jobs()) co_await job->loop_done.wait();
-  history_->flush();
-  spdlog::info("history: {} commits, the longest blocked the loop {} µs", history_->commits(),
+  history_->close();
+  spdlog::info("history: {} commits, the longest took {} µs", history_->commits(),
                history_->max_commit_us());
   // Close every handle; the loop then ends by itself.
   if (server_) server_->close();
@@ -251,6 +257,8 @@ protocol::ReloadResult Service::reload(const std::string& origin) {
     spdlog::warn("reload: daemon.socket and daemon.database take effect at the next restart");
   ReloadDiff d;
   try {
+    // A job added back reads its saved state: let everything written reach the database.
+    history_->flush();
     d = scheduler_->apply(cfg);
   } catch (const std::exception& e) {
     out.errors.push_back(e.what());

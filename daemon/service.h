@@ -66,6 +66,8 @@ class Service : public ControlHandler {
   protocol::JobSummary job_summary(const Job& job);
   protocol::JobDetail job_detail(const Job& job);
   protocol::StatusInfo status_info();
+  void respond(const std::string& method, const nlohmann::json& params, const Peer& peer,
+               Reply reply);
   void run_method(const protocol::RunParams& p, Reply reply);
   static Task<void> wait_and_reply(std::shared_ptr<Run> run, Reply reply, Service* self);
 

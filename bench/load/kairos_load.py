@@ -27,11 +27,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TICK = os.sysconf("SC_CLK_TCK")
 
 SCALES = {
-    #        lateness jobs/secs, burst, throughput jobs/secs, rss jobs, ballast, idle jobs/secs
+    #        lateness jobs/secs, burst, throughput jobs/secs, rss jobs, ballast, idle jobs/secs,
+    #        how long an overloaded APScheduler gets to answer SIGTERM before it counts as stuck
     "full": dict(late_n=1000, late_light_n=50, late_s=12, burst_n=1000, rounds=3, tp_jobs=64, tp_s=10, rss_small=10,
-                 rss_big=10000, ballast_mib=256, idle_n=10000, idle_s=60),
+                 rss_big=10000, ballast_mib=256, idle_n=10000, idle_s=60, aps_stuck_s=60),
     "smoke": dict(late_n=20, late_light_n=5, late_s=3, burst_n=20, rounds=1, tp_jobs=64, tp_s=1, rss_small=10,
-                  rss_big=200, ballast_mib=16, idle_n=200, idle_s=1),
+                  rss_big=200, ballast_mib=16, idle_n=200, idle_s=1, aps_stuck_s=10),
 }
 
 
@@ -335,7 +336,7 @@ def scenario_lateness(a, S, tmp, job, n=None, period_s=1):
         t0 = time.time_ns()
         time.sleep(secs)
         t_stop = time.time_ns()
-        r = ap.result(timeout=60)
+        r = ap.result(timeout=S["aps_stuck_s"])
         lat = []
         for (i, b, e) in r["records"]:
             if b < t0 + 2_000_000_000:
@@ -466,7 +467,7 @@ def scenario_throughput(a, S, tmp, job):
         t0n, c0 = time.time_ns(), cpu_seconds(ap.pid)
         time.sleep(secs)
         t1n, c1 = time.time_ns(), cpu_seconds(ap.pid)
-        r = ap.result(timeout=60)
+        r = ap.result(timeout=S["aps_stuck_s"])
         done = sum(1 for d in r["done_ns"] if t0n <= d < t1n)
         res["aps"] = {"runs": done, "per_second": done / ((t1n - t0n) / 1e9),
                       "cpu_us_per_run": (c1 - c0) / max(1, done) * 1e6,
@@ -595,6 +596,8 @@ def check(o, skip_aps):
     if "throughput" in o:
         for w in who:
             T = o["throughput"][w]
+            if T.get("stuck"):
+                continue  # an overloaded APScheduler that never answers is a result: "stuck"
             want(T["runs"] > 0 and ok(T["per_second"]) and ok(T["cpu_us_per_run"]),
                  f"throughput {w}: {T}")
     if "rest" in o:

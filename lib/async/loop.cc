@@ -66,7 +66,7 @@ void Loop::drain() {
       for (auto h : running_) h.resume();
       running_.clear();
     }
-    for (auto& hook : drained_hooks_) hook();
+    if (drained_hook_) drained_hook_();
   } while (!ready_.empty());
   draining_ = false;
   if (idle_active_ && !closed_) {

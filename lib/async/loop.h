@@ -29,8 +29,9 @@ class Loop {
   void schedule(std::coroutine_handle<> h);
   /// Makes sure a drain happens soon even when nothing is queued (wakes the loop).
   void request_drain();
-  /// Called after every drain of the ready queue (used to commit batched writes).
-  void on_drained(std::function<void()> hook) { drained_hooks_.push_back(std::move(hook)); }
+  /// Called after every drain of the ready queue (hands batched writes to the history
+  /// writer). One hook; an empty function removes it (its owner's destructor does).
+  void set_drained_hook(std::function<void()> hook) { drained_hook_ = std::move(hook); }
 
   /// Runs until no handle is active. Returns uv_run's result.
   int run();
@@ -49,7 +50,7 @@ class Loop {
   UvHandle<uv_check_t> check_;
   std::vector<std::coroutine_handle<>> ready_;
   std::vector<std::coroutine_handle<>> running_;
-  std::vector<std::function<void()>> drained_hooks_;
+  std::function<void()> drained_hook_;
   bool idle_active_ = false;
   bool draining_ = false;
   bool closed_ = false;

@@ -68,8 +68,8 @@ struct Store::Impl {
     commit_tx = prep("COMMIT");
     insert_run = prep(
         R"(INSERT INTO runs(job, "trigger", scheduled_at, started_at, finished_at, status,
-             attempts, exit_code, signal, error, missed_count, missed_until)
-           VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12))");
+             attempts, exit_code, signal, error, missed_count, missed_until, id)
+           VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13))");
     set_run_status =
         prep("UPDATE runs SET status = ?2, started_at = coalesce(?3, started_at) WHERE id = ?1");
     delete_run = prep("DELETE FROM runs WHERE id = ?1");
@@ -171,7 +171,8 @@ std::unique_ptr<Store> Store::open(const std::string& path, std::string* error) 
     return nullptr;
   };
   sqlite3* raw = nullptr;
-  // NOMUTEX: the daemon uses the store from its loop thread only. SQLite opens every file
+  // NOMUTEX: each connection is used by one thread (the daemon has one on its loop for
+  // reads and one on its history writer thread). SQLite opens every file
   // with O_CLOEXEC on Linux, so spawned jobs never inherit the database fds (tested).
   int rc =
       sqlite3_open_v2(path.c_str(), &raw,
@@ -265,6 +266,7 @@ std::int64_t Store::insert_run(const RunRow& row) {
       .bind_text(10, row.error, /*empty_is_null=*/true)
       .bind(11, row.missed_count)
       .bind(12, row.missed_until)
+      .bind(13, row.id != 0 ? std::optional<std::int64_t>(row.id) : std::nullopt)
       .run();
   return sqlite3_last_insert_rowid(impl_->db.get());
 }
@@ -429,6 +431,12 @@ std::optional<Millis> Store::last_scheduled(const std::string& job) {
   auto q = impl_->last_scheduled.use();
   q.bind_text(1, job);
   return q.step() ? q.opt_int64(0) : std::nullopt;
+}
+
+std::int64_t Store::max_run_id() {
+  Statement st(impl_->db.get(), "SELECT coalesce(max(id), 0) FROM runs");
+  auto q = st.use();
+  return q.step() ? q.int64(0) : 0;
 }
 
 void Store::begin() {

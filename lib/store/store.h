@@ -1,9 +1,10 @@
 // Run history in SQLite (WAL). The schema is public (docs/history.md, DESIGN.md
 // "History schema"): users query it with sqlite3, so names and meanings never change.
 //
-// All calls are synchronous and cheap (WAL, synchronous=NORMAL, prepared statements);
-// the daemon groups the writes of one loop iteration in one transaction with
-// Transaction below, so a burst of firings costs one commit.
+// All calls are synchronous and cheap (WAL, synchronous=NORMAL, prepared statements). A
+// Store is one connection, for one thread at a time: the daemon writes through one on its
+// history thread, grouping each batch in a Transaction (below), and reads through another
+// on its loop.
 //
 // Errors: open() reports an unusable file as a value (nullptr + message). After that, the
 // expected cases are values too (an unknown run id reads as nullopt, updates of an unknown
@@ -100,7 +101,8 @@ class Store {
   std::int64_t recover_interrupted(Millis now);
 
   // --- writes -----------------------------------------------------------------------
-  /// New run row; returns its id. status is usually queued or running.
+  /// New run row; returns its id: row.id when it is not 0 (the daemon assigns ids itself),
+  /// else the next free one. status is usually queued or running.
   std::int64_t insert_run(const RunRow& row);
   void set_run_status(std::int64_t run_id, const std::string& status,
                       std::optional<Millis> started_at);
@@ -132,6 +134,8 @@ class Store {
   std::optional<RunRow> last_result(const std::string& job);
   /// The newest scheduled_at of any run of the job (for catch-up when no job_state).
   std::optional<Millis> last_scheduled(const std::string& job);
+  /// The largest run id in the table (0 when it is empty).
+  std::int64_t max_run_id();
 
   // --- batching -----------------------------------------------------------------------
   void begin();  // BEGIN IMMEDIATE (nesting is counted; only the outermost commits)

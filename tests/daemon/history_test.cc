@@ -1,0 +1,193 @@
+// History: the daemon's write path, on a real loop, a real writer thread and a real SQLite
+// file in a fresh temp dir per test.
+#include "daemon/history.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "async/timer.h"
+#include "loop_fixture.h"
+
+namespace fs = std::filesystem;
+using kairos::async::Task;
+using kairos::daemon::History;
+using kairos::store::AttemptRow;
+using kairos::store::JobState;
+using kairos::store::RunRow;
+using kairos::store::Store;
+
+namespace {
+
+class HistoryTest : public kairos::async::testing::LoopTest {
+ protected:
+  void SetUp() override {
+    LoopTest::SetUp();
+    dir_ = fs::temp_directory_path() / ("kairos-history-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    path_ = (dir_ / "history.db").string();
+  }
+  void TearDown() override {
+    // The writer stops and the loop handle closes before the loop is checked for leftovers;
+    // the object itself goes after the loop's last drain.
+    if (h_) h_->close();
+    LoopTest::TearDown();
+    h_.reset();
+    reader_.reset();
+    fs::remove_all(dir_);
+  }
+  std::unique_ptr<Store> open() {
+    std::string err;
+    auto s = Store::open(path_, &err);
+    EXPECT_TRUE(s) << err;
+    return s;
+  }
+  History& start() {
+    reader_ = open();
+    h_ = std::make_unique<History>(loop(), *reader_, open(), path_);
+    return *h_;
+  }
+  static RunRow queued(const std::string& job) {
+    RunRow r;
+    r.job = job;
+    r.trigger = "schedule";
+    r.scheduled_at = 1'790'000'000'000;
+    r.status = "queued";
+    return r;
+  }
+
+  fs::path dir_;
+  std::string path_;
+  std::unique_ptr<Store> reader_;
+  std::unique_ptr<History> h_;
+};
+
+TEST_F(HistoryTest, WritesReachTheDatabaseInOrderAndDurableWaitsForThem) {
+  auto& h = start();
+  run([](History& h, Store& read) -> Task<void> {
+    auto id = h.insert_run(queued("a"));
+    EXPECT_FALSE(h.settled());
+    co_await h.durable();
+    EXPECT_TRUE(h.settled());
+    auto row = read.run(id);
+    EXPECT_TRUE(row && row->status == "queued");
+
+    // Several writes to one run in one batch apply in the order they were made.
+    h.set_run_status(id, "running", 1'790'000'000'005);
+    AttemptRow a;
+    a.run_id = id;
+    a.attempt = 1;
+    a.status = "running";
+    h.insert_attempt(a);
+    a.status = "succeeded";
+    a.exit_code = 0;
+    a.output = "hello\n";
+    h.finish_attempt(a);
+    RunRow done = queued("a");
+    done.id = id;
+    done.status = "succeeded";
+    done.finished_at = 1'790'000'000'010;
+    done.attempts = 1;
+    done.exit_code = 0;
+    h.finish_run(done);
+    co_await h.durable();
+    row = read.run(id);
+    EXPECT_TRUE(row && row->status == "succeeded" && row->started_at == 1'790'000'000'005);
+    auto attempts = read.attempts(id);
+    EXPECT_EQ(attempts.size(), 1u);
+    if (!attempts.empty()) {
+      EXPECT_EQ(attempts[0].output, "hello\n");
+    }
+  }(h, *reader_));
+  EXPECT_GE(h.commits(), 2u);
+}
+
+TEST_F(HistoryTest, RunIdsContinueAfterTheNewestRowOnDisk) {
+  {
+    auto s = open();
+    RunRow r = queued("old");
+    r.id = 41;
+    EXPECT_EQ(s->insert_run(r), 41);
+  }
+  auto& h = start();
+  run([](History& h, Store& read) -> Task<void> {
+    auto a = h.insert_run(queued("a"));
+    auto b = h.insert_run(queued("b"));
+    EXPECT_EQ(a, 42);
+    EXPECT_EQ(b, 43);
+    co_await h.durable();
+    auto row = read.run(b);
+    EXPECT_TRUE(row && row->job == "b");
+  }(h, *reader_));
+}
+
+TEST_F(HistoryTest, WhenDurableRunsAtOnceWhenSettledAndAfterTheCommitOtherwise) {
+  auto& h = start();
+  bool now = false;
+  h.when_durable([&] { now = true; });
+  EXPECT_TRUE(now);
+  run([](History& h, Store& read) -> Task<void> {
+    auto id = h.insert_run(queued("a"));
+    bool seen = false;
+    h.when_durable([&] { seen = read.run(id).has_value(); });
+    EXPECT_FALSE(seen);
+    // Nothing else keeps this loop alive: the waiter itself must.
+    co_await kairos::async::sleep_for(std::chrono::milliseconds(1));
+    co_await h.durable();
+    EXPECT_TRUE(seen);
+  }(h, *reader_));
+}
+
+TEST_F(HistoryTest, AFailedWriteCostsOnlyItselfNotItsBatch) {
+  auto& h = start();
+  run([](History& h, Store& read) -> Task<void> {
+    AttemptRow orphan;  // no run 999: the foreign key refuses it
+    orphan.run_id = 999;
+    orphan.attempt = 1;
+    orphan.status = "running";
+    h.insert_attempt(orphan);
+    auto id = h.insert_run(queued("a"));
+    co_await h.durable();
+    EXPECT_TRUE(read.run(id).has_value());
+    EXPECT_TRUE(read.attempts(999).empty());
+  }(h, *reader_));
+}
+
+TEST_F(HistoryTest, CloseCommitsWhatIsQueuedAndWritesAfterItAreNotLost) {
+  auto& h = start();
+  auto a = h.insert_run(queued("a"));
+  JobState st;
+  st.job = "a";
+  st.anchor = 5;
+  h.put_job_state(st);
+  h.close();  // no drain ran: close() hands the batch over itself
+  auto b = h.insert_run(queued("b"));
+  h_.reset();  // the destructor commits what came after close()
+  reader_.reset();
+  auto s = open();
+  EXPECT_TRUE(s->run(a).has_value());
+  EXPECT_TRUE(s->run(b).has_value());
+  auto js = s->job_state("a");
+  EXPECT_TRUE(js && js->anchor == 5);
+}
+
+TEST_F(HistoryTest, FlushBlocksUntilCommittedSoTheReaderSeesEverything) {
+  auto& h = start();
+  for (int i = 0; i < 1000; ++i) h.insert_run(queued("j" + std::to_string(i % 7)));
+  h.flush();
+  EXPECT_TRUE(h.settled());
+  EXPECT_EQ(reader_->max_run_id(), 1000);
+  kairos::store::HistoryFilter f;
+  f.job = "j3";
+  f.limit = 1000;
+  EXPECT_EQ(reader_->history(f).size(), 143u);
+  EXPECT_EQ(h.commits(), 1u);  // one batch, one commit
+}
+
+}  // namespace
