@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <string_view>
 #include <system_error>
 
@@ -86,7 +87,16 @@ struct Fd {
   int release() { return std::exchange(fd, -1); }
 };
 
-thread_local char t_read_buffer[64 * 1024];
+/// The scratch buffer children's output is read into: one per loop thread, made at the
+/// first read. (A `thread_local` array was 64 KiB of static TLS that glibc zeroes in every
+/// thread at its start, the main thread and libuv's pool threads included, whether or not
+/// that thread ever reads: 64 KiB resident at rest, 320 KiB once the pool has run.)
+constexpr std::size_t kReadBufferSize = 64 * 1024;
+char* read_buffer() {
+  thread_local std::unique_ptr<char[]> buffer;
+  if (!buffer) buffer.reset(new char[kReadBufferSize]);  // not zeroed: only read-into pages
+  return buffer.get();                                   // become resident
+}
 
 /// "working_dir /x: No such file or directory", "cannot start /bin/x: Permission denied".
 std::string describe(const SpawnFailure& f, const std::string& exe, const std::string& dir) {
@@ -298,7 +308,7 @@ std::unique_ptr<Process> ProcessManager::spawn(const SpawnOptions& o, std::strin
       reinterpret_cast<uv_stream_t*>(p->pipe_.get()),
       [](uv_handle_t*, size_t, uv_buf_t* buf) {
         // One scratch buffer serves every pipe: libuv calls alloc and read back to back.
-        *buf = uv_buf_init(t_read_buffer, sizeof t_read_buffer);
+        *buf = uv_buf_init(read_buffer(), kReadBufferSize);
       },
       [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
         auto* self = static_cast<Process*>(s->data);

@@ -25,7 +25,8 @@ info=$(dpkg-deb -I "$deb")
 contents=$(dpkg-deb -c "$deb" | awk '{print $6}')
 echo "$info" | grep -q '^ Package: kairos$' || fail "package name: $info"
 # dpkg-shlibdeps found the shared libraries kairosd links.
-echo "$info" | grep -q '^ Depends: .*libuv1' || fail "Depends lacks libuv1: $info"
+# (libsystemd0: always a shared library; libuv, yaml-cpp and SQLite are static by default.)
+echo "$info" | grep -q '^ Depends: .*libsystemd0' || fail "Depends lacks libsystemd0: $info"
 echo "$info" | grep -q '^ Depends: .*adduser' || fail "Depends lacks adduser: $info"
 
 case $unitdir in /*) unit=".$unitdir/kairosd.service" ;; *) unit="./usr/$unitdir/kairosd.service" ;; esac
