@@ -54,6 +54,11 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 # postinst's addgroup.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+# A DT_RELR binary needs glibc's GLIBC_ABI_DT_RELR (2.36), a version that no symbol carries,
+# so dpkg-shlibdeps does not see it.
+if(KAIROS_HAVE_RELR)
+  string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libc6 (>= 2.36)")
+endif()
 # Packages are for /usr, whatever prefix the build was configured with; DESTDIR staging
 # lets the install script write the absolute /etc and unit paths into the package.
 set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")

@@ -28,6 +28,13 @@ echo "$info" | grep -q '^ Package: kairos$' || fail "package name: $info"
 # (libsystemd0: always a shared library; libuv, yaml-cpp and SQLite are static by default.)
 echo "$info" | grep -q '^ Depends: .*libsystemd0' || fail "Depends lacks libsystemd0: $info"
 echo "$info" | grep -q '^ Depends: .*adduser' || fail "Depends lacks adduser: $info"
+# A DT_RELR kairosd (linked with -z pack-relative-relocs) needs glibc >= 2.36, which
+# dpkg-shlibdeps cannot see: the package must say so itself.
+dpkg-deb -x "$deb" "$tmp/root"
+if readelf -d "$tmp/root/usr/bin/kairosd" | grep -q '(RELR)'; then
+    echo "$info" | grep -Eq '^ Depends: .*libc6 \(>= 2\.(3[6-9]|[4-9][0-9])' ||
+        fail "kairosd uses DT_RELR but Depends lacks libc6 (>= 2.36): $info"
+fi
 
 case $unitdir in /*) unit=".$unitdir/kairosd.service" ;; *) unit="./usr/$unitdir/kairosd.service" ;; esac
 for f in ./usr/bin/kairosd ./usr/bin/kairosctl "$unit" ./etc/kairos/kairos.yaml ./etc/kairos/jobs.d/ \
