@@ -13,6 +13,8 @@ namespace kairos::daemon {
 namespace {
 /// WAL size (pages of 4 KiB) after a commit at which a background checkpoint starts.
 constexpr int kCheckpointPages = 1000;
+/// Write buffers larger than this (entries) are freed after use, not kept for the next batch.
+constexpr std::size_t kKeptCapacity = 1024;
 /// A commit slower than this is logged: firings wait for their rows meanwhile.
 constexpr std::int64_t kSlowCommitUs = 500'000;
 }  // namespace
@@ -98,6 +100,7 @@ void History::submit() {
     inbox_batch_ = ++submitted_;
   }
   pending_.clear();
+  if (pending_.capacity() > kKeptCapacity) std::vector<Write>().swap(pending_);
   work_.notify_one();
 }
 
@@ -197,6 +200,9 @@ void History::writer_main() {
     }
     commit(batch);
     batch.clear();  // the rows' memory is freed here, not on the loop
+    // The buffer goes back to the loop (swapped with inbox_): keep it small after a big
+    // batch (10,000 job states at start-up would otherwise pin megabytes).
+    if (batch.capacity() > kKeptCapacity) std::vector<Write>().swap(batch);
     {
       std::lock_guard lock(mu_);
       committed_ = number;

@@ -291,6 +291,10 @@ void Service::release_job_definitions() {
   // resident without a trim, 25 with one before dropping the copies, 23 after).
   config_.jobs.clear();
   config_.jobs.shrink_to_fit();
+  // The jobs' saved states (one write each) are committed, and the pages the scheduler read
+  // them through are dropped from the read connection's cache, before the trim.
+  history_->flush();
+  store_->release_memory();
   ::malloc_trim(0);
 }
 

@@ -444,6 +444,8 @@ std::int64_t Store::max_run_id() {
   return q.step() ? q.int64(0) : 0;
 }
 
+void Store::release_memory() { sqlite3_db_release_memory(impl_->db.get()); }
+
 void Store::begin() {
   if (impl_->depth == 0) {
     impl_->begin_tx.use().run();  // throws (depth unchanged) if the lock is not had
