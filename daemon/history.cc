@@ -82,7 +82,8 @@ void History::prune(std::int64_t keep_per_job, store::Millis keep_for_ms, store:
 }
 
 void History::when_durable(std::function<void()> fn) {
-  if (settled()) return fn();
+  // After close() nothing is committed until the destructor: nobody may wait for it.
+  if (settled() || closed_) return fn();
   // Unsubmitted writes go in the batch the current drain hands over.
   if (waiters_.empty()) uv_ref(committed_signal_.base());
   waiters_.push_back(Waiter{pending_.empty() ? submitted_ : submitted_ + 1, std::move(fn)});

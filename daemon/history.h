@@ -66,7 +66,7 @@ class History {
 
   struct Durable {
     History& h;
-    bool await_ready() const noexcept { return h.settled(); }
+    bool await_ready() const noexcept { return h.settled() || h.closed_; }
     void await_suspend(std::coroutine_handle<> c) {
       h.when_durable([&loop = h.loop_, c] { loop.schedule(c); });
     }

@@ -168,6 +168,9 @@ TEST_F(HistoryTest, CloseCommitsWhatIsQueuedAndWritesAfterItAreNotLost) {
   h.put_job_state(st);
   h.close();  // no drain ran: close() hands the batch over itself
   auto b = h.insert_run(queued("b"));
+  bool went_on = false;  // nothing will commit before the destructor: nobody waits for it
+  h.when_durable([&] { went_on = true; });
+  EXPECT_TRUE(went_on);
   h_.reset();  // the destructor commits what came after close()
   reader_.reset();
   auto s = open();
