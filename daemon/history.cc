@@ -85,8 +85,17 @@ void History::when_durable(std::function<void()> fn) {
   // After close() nothing is committed until the destructor: nobody may wait for it.
   if (settled() || closed_) return fn();
   // Unsubmitted writes go in the batch the current drain hands over.
-  if (waiters_.empty()) uv_ref(committed_signal_.base());
-  waiters_.push_back(Waiter{pending_.empty() ? submitted_ : submitted_ + 1, std::move(fn)});
+  std::uint64_t batch = pending_.empty() ? submitted_ : submitted_ + 1;
+  if (waiters_.empty()) {
+    uv_ref(committed_signal_.base());
+    // Either the writer sees this flag after its next commit and wakes the loop, or the
+    // loop sees that commit here (both stores and loads are sequentially consistent).
+    wake_loop_.store(true);
+    waiters_.push_back(Waiter{batch, std::move(fn)});
+    resume_waiters(committed_.load());
+    return;
+  }
+  waiters_.push_back(Waiter{batch, std::move(fn)});
 }
 
 void History::submit() {
@@ -106,12 +115,8 @@ void History::submit() {
 }
 
 void History::on_committed() {
-  {
-    std::lock_guard lock(mu_);
-    committed_seen_ = committed_;
-  }
   if (checkpoint_wanted_.exchange(false, std::memory_order_relaxed)) start_checkpoint();
-  resume_waiters(committed_seen_);
+  resume_waiters(committed_.load());
 }
 
 void History::resume_waiters(std::uint64_t upto) {
@@ -119,7 +124,10 @@ void History::resume_waiters(std::uint64_t upto) {
   while (!waiters_.empty() && waiters_.front().batch <= upto) {
     auto fn = std::move(waiters_.front().fn);
     waiters_.pop_front();
-    if (waiters_.empty() && committed_signal_.get()) uv_unref(committed_signal_.base());
+    if (waiters_.empty()) {
+      wake_loop_.store(false);
+      if (committed_signal_.get()) uv_unref(committed_signal_.base());
+    }
     fn();
   }
 }
@@ -204,13 +212,14 @@ void History::writer_main() {
     // The buffer goes back to the loop (swapped with inbox_): keep it small after a big
     // batch (10,000 job states at start-up would otherwise pin megabytes).
     if (batch.capacity() > kKeptCapacity) std::vector<Write>().swap(batch);
+    bool checkpoint = wal_pages_ >= kCheckpointPages;
+    if (checkpoint) checkpoint_wanted_.store(true, std::memory_order_relaxed);
     {
       std::lock_guard lock(mu_);
-      committed_ = number;
+      committed_.store(number);
     }
-    if (wal_pages_ >= kCheckpointPages) checkpoint_wanted_.store(true, std::memory_order_relaxed);
     done_.notify_all();
-    uv_async_send(committed_signal_.get());
+    if (wake_loop_.load() || checkpoint) uv_async_send(committed_signal_.get());
   }
 }
 

@@ -78,7 +78,9 @@ class History {
   /// Calls `fn` on the loop once everything written so far is committed: now, if it is.
   void when_durable(std::function<void()> fn);
   /// True when nothing written so far is waiting for its commit.
-  bool settled() const { return pending_.empty() && committed_seen_ == submitted_; }
+  bool settled() const {
+    return pending_.empty() && committed_.load(std::memory_order_acquire) == submitted_;
+  }
 
   /// Blocks the loop thread until everything written so far is committed (reload, shutdown).
   void flush();
@@ -128,7 +130,6 @@ class History {
   // Loop thread only.
   std::vector<Write> pending_;
   std::uint64_t submitted_ = 0;       // batches handed to the writer
-  std::uint64_t committed_seen_ = 0;  // the writer's progress, as last read by the loop
   struct Waiter {
     std::uint64_t batch;
     std::function<void()> fn;
@@ -145,7 +146,12 @@ class History {
   std::condition_variable done_;  // flush() waits for the writer
   std::vector<Write> inbox_;
   std::uint64_t inbox_batch_ = 0;  // the newest batch in inbox_
-  std::uint64_t committed_ = 0;    // the newest batch the writer has finished
+  // The newest batch the writer has finished (written under mu_ too, for flush()).
+  std::atomic<std::uint64_t> committed_{0};
+  // The loop has waiters: the writer must wake it after each commit. Without waiters the
+  // loop has nothing to do with a commit, and is not woken (an eventfd round trip saved on
+  // most batches). Set by the loop, read by the writer; see when_durable().
+  std::atomic<bool> wake_loop_{false};
   bool stop_ = false;
 
   // Writer thread only, apart from the relaxed counters.

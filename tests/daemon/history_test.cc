@@ -144,6 +144,26 @@ TEST_F(HistoryTest, WhenDurableRunsAtOnceWhenSettledAndAfterTheCommitOtherwise) 
   }(h, *reader_));
 }
 
+// The writer wakes the loop only while someone waits. Many coroutines writing and waiting in
+// turn, on a loop that nothing else keeps alive, exercise both sides of that hand-shake: a
+// lost wake-up would leave one of them suspended for good (the fixture then fails).
+TEST_F(HistoryTest, EveryWaiterResumesWhenTheWriterOnlyWakesTheLoopForWaiters) {
+  auto& h = start();
+  int done = 0;
+  auto writer = [](History& h, int& done, int k) -> Task<void> {
+    for (int i = 0; i < 40; ++i) {
+      h.insert_run(queued("w" + std::to_string(k)));
+      if ((i + k) % 3 == 0) co_await kairos::async::sleep_for(std::chrono::milliseconds(0));
+      co_await h.durable();
+    }
+    ++done;
+  };
+  for (int k = 0; k < 50; ++k) scope().spawn(writer(h, done, k));
+  run([](History& h) -> Task<void> { co_await h.durable(); }(h));
+  EXPECT_EQ(done, 50);
+  EXPECT_EQ(reader_->max_run_id(), 2000);
+}
+
 TEST_F(HistoryTest, AFailedWriteCostsOnlyItselfNotItsBatch) {
   auto& h = start();
   run([](History& h, Store& read) -> Task<void> {
