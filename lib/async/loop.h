@@ -30,7 +30,7 @@ class Loop {
   /// Makes sure a drain happens soon even when nothing is queued (wakes the loop).
   void request_drain();
   /// Called after every drain of the ready queue (hands batched writes to the history
-  /// writer). One hook; an empty function removes it (its owner's destructor does).
+  /// writer). One hook; an empty function removes it (History::close() does).
   void set_drained_hook(std::function<void()> hook) { drained_hook_ = std::move(hook); }
 
   /// Runs until no handle is active. Returns uv_run's result.

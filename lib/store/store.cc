@@ -176,9 +176,9 @@ std::unique_ptr<Store> Store::open(const std::string& path, std::string* error) 
   static const int no_bulk = sqlite3_config(SQLITE_CONFIG_PAGECACHE, nullptr, 0, 0);
   (void)no_bulk;
   sqlite3* raw = nullptr;
-  // NOMUTEX: each connection is used by one thread (the daemon has one on its loop for
-  // reads and one on its history writer thread). SQLite opens every file
-  // with O_CLOEXEC on Linux, so spawned jobs never inherit the database fds (tested).
+  // NOMUTEX: each connection is used by one thread (the daemon reads through one on its
+  // loop and writes through one on its history thread). SQLite opens every file with
+  // O_CLOEXEC on Linux, so spawned jobs never inherit the database fds (tested).
   int rc =
       sqlite3_open_v2(path.c_str(), &raw,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
