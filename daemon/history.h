@@ -152,11 +152,12 @@ class History {
   // loop has nothing to do with a commit, and is not woken (an eventfd round trip saved on
   // most batches). Set by the loop, read by the writer; see when_durable().
   std::atomic<bool> wake_loop_{false};
+  // The WAL has grown past the threshold: set by the writer, taken by the loop.
+  std::atomic<bool> checkpoint_wanted_{false};
   bool stop_ = false;
 
   // Writer thread only, apart from the relaxed counters.
   int wal_pages_ = 0;
-  std::atomic<bool> checkpoint_wanted_{false};
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::int64_t> max_commit_us_{0};
   std::atomic<std::uint64_t> checkpoints_{0};

@@ -216,8 +216,8 @@ Task<void> Service::shutdown() {
   // Let every job loop (woken by stop_firing) run to its end before the handles go.
   for (const auto& job : scheduler_->jobs()) co_await job->loop_done.wait();
   history_->close();
-  spdlog::info("history: {} commits, the longest took {} µs", history_->commits(),
-               history_->max_commit_us());
+  spdlog::info("history: {} commits, the longest took {} µs; {} checkpoints",
+               history_->commits(), history_->max_commit_us(), history_->checkpoints());
   // Close every handle; the loop then ends by itself.
   if (server_) server_->close();
   for (auto& w : watchers_) w->close();
