@@ -158,7 +158,8 @@ void Runner::mark_queued(Run& run, const std::string& waiting_for) {
   run.phase = RunPhase::queued;
   spdlog::info("job={} run={} queued (trigger={}): waiting for {}", run.spec->name, run.id,
                run.trigger, waiting_for);
-  history_.set_run_status(run.id, "queued", std::nullopt);
+  // Every run's row is inserted `queued`: only a retry (the row says `running`) changes it.
+  if (run.attempts > 0) history_.set_run_status(run.id, "queued", std::nullopt);
 }
 
 Task<void> Runner::execute(std::shared_ptr<Run> run) {
