@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <iterator>
 #include <limits>
 #include <type_traits>
 
@@ -11,12 +12,20 @@
 namespace kairos::daemon {
 
 namespace {
-/// WAL size (pages of 4 KiB) after a commit at which a background checkpoint starts.
+/// Pages (4 KiB) added to the WAL after which a checkpoint starts.
 constexpr int kCheckpointPages = 1000;
 /// Write buffers larger than this (entries) are freed after use, not kept for the next batch.
 constexpr std::size_t kKeptCapacity = 1024;
 /// A commit slower than this is logged: firings wait for their rows meanwhile.
 constexpr std::int64_t kSlowCommitUs = 500'000;
+/// Microseconds since `t0`, kept in `max` if it is the longest yet (one thread writes it).
+std::int64_t record_max(std::atomic<std::int64_t>& max, std::chrono::steady_clock::time_point t0) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::steady_clock::now() - t0)
+                .count();
+  if (us > max.load(std::memory_order_relaxed)) max.store(us, std::memory_order_relaxed);
+  return us;
+}
 }  // namespace
 
 History::History(async::Loop& loop, store::Store& reader, std::unique_ptr<store::Store> writer,
@@ -25,14 +34,17 @@ History::History(async::Loop& loop, store::Store& reader, std::unique_ptr<store:
   next_run_id_ = reader_.max_run_id() + 1;
   loop_.set_drained_hook([this] { submit(); });
   uv_async_init(loop_.uv(), committed_signal_.get(), [](uv_async_t* a) {
-    if (a->data) static_cast<History*>(a->data)->on_committed();
+    if (a->data) {
+      auto* h = static_cast<History*>(a->data);
+      h->resume_waiters(h->committed_.load());
+    }
   });
   committed_signal_.mark_initialized();
   committed_signal_.get()->data = this;
   // The signal keeps the loop alive only while someone waits for a commit.
   uv_unref(committed_signal_.base());
   // SQLite's automatic checkpoint would sync the database inside a commit, holding up the
-  // runs that wait for it; the loop starts one on the thread pool instead.
+  // runs that wait for it; see after_commit() for what runs instead.
   writer_->on_wal_commit([this](int pages) { wal_pages_ = pages; });
   // The writer takes no signal: SIGCHLD is read from a signalfd on the loop thread, and a
   // thread that did not block it could swallow it. Block everything while creating the
@@ -81,11 +93,14 @@ void History::prune(std::int64_t keep_per_job, store::Millis keep_for_ms, store:
   push(Prune{keep_per_job, keep_for_ms, now, max_delete});
 }
 
-void History::when_durable(std::function<void()> fn) {
+void History::when_committed(std::uint64_t batch, std::function<void()> fn) {
   // After close() nothing is committed until the destructor: nobody may wait for it.
-  if (settled() || closed_) return fn();
-  // Unsubmitted writes go in the batch the current drain hands over.
-  std::uint64_t batch = pending_.empty() ? submitted_ : submitted_ + 1;
+  // (Unsubmitted writes go in the batch the current drain hands over: mark() counts it.)
+  if (committed(batch)) return fn();
+  // In batch order; an older mark is rare (taken earlier, awaited later) and goes before
+  // the newer ones.
+  auto at = waiters_.end();
+  while (at != waiters_.begin() && std::prev(at)->batch > batch) --at;
   if (waiters_.empty()) {
     uv_ref(committed_signal_.base());
     // Either the writer sees this flag after its next commit and wakes the loop, or the
@@ -95,7 +110,7 @@ void History::when_durable(std::function<void()> fn) {
     resume_waiters(committed_.load());
     return;
   }
-  waiters_.push_back(Waiter{batch, std::move(fn)});
+  waiters_.insert(at, Waiter{batch, std::move(fn)});
 }
 
 void History::submit() {
@@ -112,11 +127,6 @@ void History::submit() {
   pending_.clear();
   if (pending_.capacity() > kKeptCapacity) std::vector<Write>().swap(pending_);
   work_.notify_one();
-}
-
-void History::on_committed() {
-  if (checkpoint_wanted_.exchange(false, std::memory_order_relaxed)) start_checkpoint();
-  resume_waiters(committed_.load());
 }
 
 void History::resume_waiters(std::uint64_t upto) {
@@ -139,7 +149,7 @@ void History::flush() {
     std::unique_lock lock(mu_);
     done_.wait(lock, [&] { return committed_ >= submitted_; });
   }
-  on_committed();
+  resume_waiters(committed_.load());
 }
 
 void History::close() {
@@ -151,49 +161,13 @@ void History::close() {
     stop_ = true;
   }
   work_.notify_one();
+  checkpoint_work_.notify_one();
   thread_.join();
+  if (checkpointer_.joinable()) checkpointer_.join();
   loop_.set_drained_hook(nullptr);
   // Nothing can be committed any more: whoever still waits goes on (shutdown).
   resume_waiters(std::numeric_limits<std::uint64_t>::max());
   committed_signal_.close();
-}
-
-namespace {
-struct CheckpointWork {
-  uv_work_t req{};
-  History* history;
-  std::string path;
-  std::string error;
-  bool ok = false;
-};
-}  // namespace
-
-void History::start_checkpoint() {
-  // On libuv's thread pool, through a connection of its own, so the writer keeps
-  // committing meanwhile (a PASSIVE checkpoint never blocks it).
-  if (checkpoint_running_ || closed_) return;
-  checkpoint_running_ = true;
-  auto* w = new CheckpointWork{};
-  w->history = this;
-  w->path = db_path_;
-  w->req.data = w;
-  int rc = uv_queue_work(
-      loop_.uv(), &w->req,
-      [](uv_work_t* r) {
-        auto* w = static_cast<CheckpointWork*>(r->data);
-        w->ok = store::Store::checkpoint(w->path, &w->error);
-      },
-      [](uv_work_t* r, int) {
-        // Owns the request: freed here, after the thread pool is done with it.
-        std::unique_ptr<CheckpointWork> w(static_cast<CheckpointWork*>(r->data));
-        w->history->checkpoint_running_ = false;
-        if (w->ok) w->history->checkpoints_.fetch_add(1, std::memory_order_relaxed);
-        else spdlog::warn("history: background checkpoint failed: {}", w->error);
-      });
-  if (rc != 0) {
-    delete w;
-    checkpoint_running_ = false;
-  }
 }
 
 void History::writer_main() {
@@ -212,14 +186,71 @@ void History::writer_main() {
     // The buffer goes back to the loop (swapped with inbox_): keep it small after a big
     // batch (10,000 job states at start-up would otherwise pin megabytes).
     if (batch.capacity() > kKeptCapacity) std::vector<Write>().swap(batch);
-    bool checkpoint = wal_pages_ >= kCheckpointPages;
-    if (checkpoint) checkpoint_wanted_.store(true, std::memory_order_relaxed);
     {
       std::lock_guard lock(mu_);
       committed_.store(number);
     }
     done_.notify_all();
-    if (wake_loop_.load() || checkpoint) uv_async_send(committed_signal_.get());
+    if (wake_loop_.load()) uv_async_send(committed_signal_.get());
+    after_commit();
+  }
+}
+
+void History::after_commit() {
+  Checkpoint state;
+  {
+    std::lock_guard lock(mu_);
+    state = checkpoint_;
+    if (state == Checkpoint::done) checkpoint_ = Checkpoint::idle;
+  }
+  if (state == Checkpoint::done) {
+    // The checkpoint thread copied the WAL as it stood when it began; copy what was
+    // committed since (a few batches) while nothing writes, so the next commit starts the
+    // WAL over. A failure (another process checkpointing) only postpones that.
+    std::string error;
+    auto t0 = std::chrono::steady_clock::now();
+    if (!writer_->checkpoint(&error)) spdlog::debug("history: checkpoint catch-up: {}", error);
+    record_max(max_catch_up_us_, t0);
+    return;
+  }
+  // The WAL started over when its size went down.
+  if (wal_pages_ < wal_pages_at_checkpoint_) wal_pages_at_checkpoint_ = 0;
+  if (state != Checkpoint::idle || wal_pages_ - wal_pages_at_checkpoint_ < kCheckpointPages)
+    return;
+  wal_pages_at_checkpoint_ = wal_pages_;
+  {
+    std::lock_guard lock(mu_);
+    checkpoint_ = Checkpoint::wanted;
+  }
+  if (!checkpointer_.joinable()) {
+    // Like the writer, it takes no signal (created with every signal blocked).
+    checkpointer_ = std::thread([this] { checkpointer_main(); });
+  } else {
+    checkpoint_work_.notify_one();
+  }
+}
+
+void History::checkpointer_main() {
+  std::string error;
+  auto db = store::Store::open(db_path_, &error);
+  if (!db) spdlog::warn("history: checkpoints are off: {}", error);
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      checkpoint_work_.wait(lock, [&] { return checkpoint_ == Checkpoint::wanted || stop_; });
+      if (stop_) return;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    // PASSIVE: never blocks the writer nor waits for readers.
+    bool ok = db && db->checkpoint(&error);
+    if (ok) {
+      checkpoints_.fetch_add(1, std::memory_order_relaxed);
+      record_max(max_checkpoint_us_, t0);
+    } else if (db) {
+      spdlog::warn("history: checkpoint failed: {}", error);
+    }
+    std::lock_guard lock(mu_);
+    checkpoint_ = ok ? Checkpoint::done : Checkpoint::idle;
   }
 }
 
@@ -242,11 +273,7 @@ void History::commit(std::vector<Write>& batch) {
     return;
   }
   commits_.fetch_add(1, std::memory_order_relaxed);
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                std::chrono::steady_clock::now() - t0)
-                .count();
-  if (us > max_commit_us_.load(std::memory_order_relaxed))
-    max_commit_us_.store(us, std::memory_order_relaxed);
+  auto us = record_max(max_commit_us_, t0);
   if (us > kSlowCommitUs)
     spdlog::warn("history: a commit took {} ms (slow disk?); runs wait for their rows meanwhile",
                  us / 1000);

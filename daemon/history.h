@@ -4,8 +4,15 @@
 // thread and handed over, at the end of every drain of the loop's ready queue, as one batch
 // to a writer thread that owns a connection of its own: BEGIN, the batch, COMMIT. A burst of
 // 1,000 firings is one commit, and while one commit is on its way to disk the next batch
-// gathers, so the commit rate follows the disk. A commit that waits 40 ms for the disk (a
-// checkpoint's fsync) delays only the runs waiting for their rows, never a timer or a reap.
+// gathers, so the commit rate follows the disk. A commit that waits 40 ms for the disk
+// delays only the runs waiting for their rows, never a timer or a reap.
+//
+// Checkpoints: once 4 MiB have been added to the WAL, a checkpoint thread (started at the
+// first one) copies it into the database and syncs it, while commits go on. The frames
+// committed meanwhile are then copied by the writer after its next commit: few, so quick,
+// and with nothing writing, so every frame is copied and the commit after it starts the WAL
+// over. Without that last step the WAL would rarely be wholly copied under steady load,
+// never start over, and grow.
 //
 // Run ids are assigned here (one past the newest row at start-up), so insert_run() returns
 // at once. A run's row must exist before its process does (DESIGN.md "Crash"): callers
@@ -38,8 +45,8 @@ namespace kairos::daemon {
 
 class History {
  public:
-  /// `reader` serves read(); `writer` is moved to the writer thread; `db_path` names the
-  /// file for checkpoints. Starts the writer thread.
+  /// `reader` serves read(); `writer` is moved to the writer thread, which it starts;
+  /// `db_path` is opened again by the checkpoint thread.
   History(async::Loop& loop, store::Store& reader, std::unique_ptr<store::Store> writer,
           std::string db_path);
   /// Commits what is queued and stops the writer (close() if not called yet).
@@ -64,19 +71,31 @@ class History {
   /// The loop's connection: committed rows only.
   store::Store& read() { return reader_; }
 
+  /// The batch that holds every write made so far. committed(mark()) later tells whether
+  /// they are on disk, without anyone being woken for it.
+  std::uint64_t mark() const { return pending_.empty() ? submitted_ : submitted_ + 1; }
+  /// True once batch `mark` is committed (or its commit failed, which is logged).
+  bool committed(std::uint64_t mark) const {
+    return closed_ || committed_.load(std::memory_order_acquire) >= mark;
+  }
+
   struct Durable {
     History& h;
-    bool await_ready() const noexcept { return h.settled() || h.closed_; }
+    std::uint64_t mark;
+    bool await_ready() const noexcept { return h.committed(mark); }
     void await_suspend(std::coroutine_handle<> c) {
-      h.when_durable([&loop = h.loop_, c] { loop.schedule(c); });
+      h.when_committed(mark, [&loop = h.loop_, c] { loop.schedule(c); });
     }
     void await_resume() const noexcept {}
   };
-  /// Resumes the caller once everything written so far is committed (or its commit failed,
-  /// which is logged).
-  Durable durable() { return Durable{*this}; }
+  /// Resumes the caller once everything written so far is committed.
+  Durable durable() { return Durable{*this, mark()}; }
+  /// Resumes the caller once the writes made before `mark` was taken are committed.
+  Durable durable(std::uint64_t mark) { return Durable{*this, mark}; }
+  /// Calls `fn` on the loop once batch `mark` is committed: now, if it is.
+  void when_committed(std::uint64_t mark, std::function<void()> fn);
   /// Calls `fn` on the loop once everything written so far is committed: now, if it is.
-  void when_durable(std::function<void()> fn);
+  void when_durable(std::function<void()> fn) { when_committed(mark(), std::move(fn)); }
   /// True when nothing written so far is waiting for its commit.
   bool settled() const {
     return pending_.empty() && committed_.load(std::memory_order_acquire) == submitted_;
@@ -93,6 +112,12 @@ class History {
   /// The longest commit so far, in microseconds (on the writer thread).
   std::int64_t max_commit_us() const { return max_commit_us_.load(std::memory_order_relaxed); }
   std::uint64_t checkpoints() const { return checkpoints_.load(std::memory_order_relaxed); }
+  /// The longest checkpoint so far (on the checkpoint thread), and the longest catch-up
+  /// after one (on the writer, between two commits), in microseconds.
+  std::int64_t max_checkpoint_us() const {
+    return max_checkpoint_us_.load(std::memory_order_relaxed);
+  }
+  std::int64_t max_catch_up_us() const { return max_catch_up_us_.load(std::memory_order_relaxed); }
 
  private:
   struct InsertRun { store::RunRow row; };
@@ -115,11 +140,11 @@ class History {
 
   void push(Write w);
   void submit();           // loop: pending_ -> inbox_, wakes the writer
-  void on_committed();     // loop: resumes the waiters whose batch is committed
-  void resume_waiters(std::uint64_t upto);
-  void start_checkpoint();  // loop: a PASSIVE checkpoint on libuv's thread pool
+  void resume_waiters(std::uint64_t upto);  // loop: those whose batch is committed
   void writer_main();      // writer thread
   void commit(std::vector<Write>& batch);
+  void after_commit();     // writer thread: starts or finishes a checkpoint
+  void checkpointer_main();  // checkpoint thread
   void apply(Write& w);
 
   async::Loop& loop_;
@@ -138,7 +163,6 @@ class History {
   std::int64_t next_run_id_ = 1;
   async::UvHandle<uv_async_t> committed_signal_;
   bool closed_ = false;
-  bool checkpoint_running_ = false;
 
   // Shared, under mu_.
   std::mutex mu_;
@@ -152,16 +176,22 @@ class History {
   // loop has nothing to do with a commit, and is not woken (an eventfd round trip saved on
   // most batches). Set by the loop, read by the writer; see when_durable().
   std::atomic<bool> wake_loop_{false};
-  // The WAL has grown past the threshold: set by the writer, taken by the loop.
-  std::atomic<bool> checkpoint_wanted_{false};
   bool stop_ = false;
+  // The checkpoint thread's state: idle, asked to run, done (the writer finishes it).
+  enum class Checkpoint { idle, wanted, done };
+  Checkpoint checkpoint_ = Checkpoint::idle;
+  std::condition_variable checkpoint_work_;
 
   // Writer thread only, apart from the relaxed counters.
   int wal_pages_ = 0;
+  int wal_pages_at_checkpoint_ = 0;  // the WAL's size when the last checkpoint was asked for
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::int64_t> max_commit_us_{0};
   std::atomic<std::uint64_t> checkpoints_{0};
+  std::atomic<std::int64_t> max_checkpoint_us_{0};
+  std::atomic<std::int64_t> max_catch_up_us_{0};
   std::thread thread_;
+  std::thread checkpointer_;  // started at the first checkpoint
 };
 
 }  // namespace kairos::daemon

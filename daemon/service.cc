@@ -216,8 +216,10 @@ Task<void> Service::shutdown() {
   // Let every job loop (woken by stop_firing) run to its end before the handles go.
   for (const auto& job : scheduler_->jobs()) co_await job->loop_done.wait();
   history_->close();
-  spdlog::info("history: {} commits, the longest took {} µs; {} checkpoints",
-               history_->commits(), history_->max_commit_us(), history_->checkpoints());
+  spdlog::info("history: {} commits, the longest took {} µs; {} checkpoints, the longest "
+               "took {} µs (its tail on the writer: {} µs at most)",
+               history_->commits(), history_->max_commit_us(), history_->checkpoints(),
+               history_->max_checkpoint_us(), history_->max_catch_up_us());
   // Close every handle; the loop then ends by itself.
   if (server_) server_->close();
   for (auto& w : watchers_) w->close();

@@ -224,23 +224,12 @@ void Store::on_wal_commit(std::function<void(int)> hook) {
       impl_.get());
 }
 
-bool Store::checkpoint(const std::string& path, std::string* error) {
-  sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
-  Connection db(raw);
-  if (rc == SQLITE_OK) {
-    sqlite3_busy_timeout(raw, kBusyTimeoutMs);
-    // A new connection only learns the file is in WAL mode when it first reads it;
-    // until then the checkpoint silently does nothing.
-    rc = sqlite3_exec(raw, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
-    int log = 0, done = 0;
-    if (rc == SQLITE_OK)
-      rc = sqlite3_wal_checkpoint_v2(raw, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-    if (rc == SQLITE_OK && log < 0) rc = SQLITE_ERROR;
-  }
-  if (rc != SQLITE_OK && error != nullptr)
-    *error = raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
+bool Store::checkpoint(std::string* error) {
+  int log = 0, done = 0;
+  sqlite3* raw = impl_->db.get();
+  int rc = sqlite3_wal_checkpoint_v2(raw, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+  if (rc == SQLITE_OK && log < 0) rc = SQLITE_ERROR;  // not in WAL mode
+  if (rc != SQLITE_OK && error != nullptr) *error = sqlite3_errmsg(raw);
   return rc == SQLITE_OK;
 }
 

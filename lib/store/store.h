@@ -152,14 +152,15 @@ class Store {
   int transaction_depth() const;
 
   // --- checkpoints --------------------------------------------------------------------
-  /// Turns off SQLite's automatic checkpoint, which runs inside a commit and syncs the
-  /// database on the committing thread (milliseconds on a busy disk). `hook` is called
-  /// after every commit with the WAL's size in pages; the caller then runs checkpoint()
-  /// off its thread. The hook must not use this Store.
+  /// Turns off SQLite's automatic checkpoint, which runs inside the commit, before the
+  /// caller learns that the commit is done. `hook` is called after every commit with the
+  /// WAL's size in pages; the caller then runs checkpoint() when it suits it. The hook must
+  /// not use this Store.
   void on_wal_commit(std::function<void(int wal_pages)> hook);
-  /// A PASSIVE checkpoint of the database at `path` through a connection of its own:
-  /// safe from another thread while the Store writes (it never blocks the writer).
-  static bool checkpoint(const std::string& path, std::string* error);
+  /// A PASSIVE checkpoint through this connection, outside a transaction: copies the WAL
+  /// into the database file and syncs it, never waiting for readers. When this connection
+  /// is the only writer, the WAL is then fully copied and the next commit starts it over.
+  bool checkpoint(std::string* error);
 
   /// Text recover_interrupted() writes into `error`.
   static constexpr const char* kInterruptedError = "kairosd stopped while the run was active";
