@@ -313,12 +313,16 @@ def scenario_lateness(a, S, tmp, job, n=None, period_s=1):
                    max_concurrent=max(32, n))
     t_start = time.time()
     pid = k.start()
-    time.sleep(secs)
+    time.sleep(max(0.0, t_start + 2 - time.time()))
+    t_warm, c_warm = time.time(), cpu_seconds(pid)
+    time.sleep(max(0.5, t_start + secs - time.time()))
     c0 = cpu_seconds(pid)
     t_stop = time.time()
     k.stop()
     warm_ms = (t_start + 2) * 1000  # skip the first firings after start-up
     traced = [(s, b, e) for (_, att, s, b, e) in k.spawns() if att == 1 and s >= warm_ms]
+    # CPU per run with every firing its own (no burst shares a wake-up or a commit).
+    in_cpu_window = sum(1 for (s, b, e) in traced if t_warm * 1000 <= s < t_stop * 1000)
     res["kairos"] = lateness_stats([b / 1e6 - s for (s, b, e) in traced])
     # How long the loop stood in the spawn call (it does not wait for the child's execve).
     call_us = [(e - b) / 1e3 for (s, b, e) in traced]
@@ -330,14 +334,18 @@ def scenario_lateness(a, S, tmp, job, n=None, period_s=1):
     res["kairos"]["history_rows"] = rows[0]
     res["kairos"]["expected"] = int(n * (t_stop - t_start - 2) / period_s)
     res["kairos"]["cpu_s"] = c0
+    res["kairos"]["cpu_us_per_run"] = (c0 - c_warm) / max(1, in_cpu_window) * 1e6
     if not a.skip_aps:
         base_ns = (int(time.time()) - 10) * 1_000_000_000
         ap = Aps("lateness", {"n": n, "base_ns": base_ns, "prog": job, "period_s": period_s})
         t0 = time.time_ns()
-        time.sleep(secs)
-        t_stop = time.time_ns()
+        time.sleep(2)
+        tw, cw = time.time_ns(), cpu_seconds(ap.pid)
+        time.sleep(max(0.5, secs - 2))
+        t_stop, c1 = time.time_ns(), cpu_seconds(ap.pid)
         r = ap.result(timeout=S["aps_stuck_s"])
         lat = []
+        aps_in_window = sum(1 for (i, b, e) in r["records"] if tw <= b < t_stop)
         for (i, b, e) in r["records"]:
             if b < t0 + 2_000_000_000:
                 continue
@@ -347,6 +355,7 @@ def scenario_lateness(a, S, tmp, job, n=None, period_s=1):
         res["aps"] = lateness_stats(lat)
         res["aps"]["stuck"] = r.get("stuck", False)
         res["aps"]["expected"] = int(n * ((t_stop - t0) / 1e9 - 2) / period_s)
+        res["aps"]["cpu_us_per_run"] = (c1 - cw) / max(1, aps_in_window) * 1e6
     return res
 
 
@@ -630,6 +639,9 @@ def report(o):
         row(f"runs started / firings due, {L['n']} × {every}",
             f"{L['kairos']['n']} / {L['kairos']['expected']}",
             None if "aps" not in L else f"{L['aps']['n']} / {L['aps']['expected']}")
+        if "cpu_us_per_run" in L["kairos"]:
+            row(f"daemon CPU per run (µs), {L['n']} × {every}", L["kairos"]["cpu_us_per_run"],
+                g(L, "aps", "cpu_us_per_run"))
     if "burst" in o:
         B = o["burst"]
         kb, bb = B["kairos"]["last_started_s"], B["bare"]["last_started_s"]
