@@ -28,7 +28,7 @@ constexpr std::int64_t kCountCap = 1'000'000;
 /// A scheduled firing's run row is written this long before its instant, so that at the
 /// instant only the spawn is left (the row must be committed before the process exists).
 /// The history thread commits it meanwhile; the lead absorbs a disk that stalls a commit
-/// for tens of milliseconds (a checkpoint's fsync) without delaying the firing.
+/// (or the catch-up after a checkpoint) for tens of milliseconds without delaying the firing.
 constexpr Millis kPrewriteLead = 50;
 /// ...rounded down to this grid, so the firings of one 10 ms slot have their rows written in
 /// one wake-up and one commit (with 1,000 jobs spread over a second: 100 wake-ups, not 1,000).
@@ -212,6 +212,11 @@ Task<void> Scheduler::job_loop(std::shared_ptr<Job> job) {
     // long before the instant: then nothing waits, and the history thread had no reason to
     // wake the loop for it. Only a disk slower than the lead time holds the firing here.
     if (pre && why == async::WakeReason::reached) co_await history_.durable(pre_batch);
+    std::string cancelled;  // by kairosctl, between the row's write and the instant
+    if (auto it = cancelled_ahead_.find(pre); pre && it != cancelled_ahead_.end()) {
+      cancelled = std::move(it->second);
+      cancelled_ahead_.erase(it);
+    }
     if (pre && (why != async::WakeReason::reached || job->paused || !firing_ ||
                 stop.requested())) {
       // The firing did not happen after all: its row never stood for a run.
@@ -237,7 +242,8 @@ Task<void> Scheduler::job_loop(std::shared_ptr<Job> job) {
       continue;
     }
     job->cursor = *next;
-    if (pre) fire(job, due, "schedule", pre);
+    if (pre && !cancelled.empty()) record_cancelled(*job, due, pre, cancelled);
+    else if (pre) fire(job, due, "schedule", pre);
     save_state(*job);
   }
   job->next_fire.reset();
@@ -341,6 +347,20 @@ void Scheduler::record_skipped(const Job& job, Millis scheduled_at, const std::s
   if (prewritten) history_.finish_run(row);
   else id = history_.insert_run(row);
   spdlog::info("job={} run={} skipped: {}", job.name(), id, why);
+}
+
+void Scheduler::record_cancelled(const Job& job, Millis scheduled_at, std::int64_t id,
+                                 const std::string& why) {
+  store::RunRow row;
+  row.id = id;
+  row.job = job.name();
+  row.trigger = "schedule";
+  row.scheduled_at = scheduled_at;
+  row.finished_at = now_ms();
+  row.status = "cancelled";
+  row.error = why;
+  history_.finish_run(row);
+  spdlog::info("job={} run={} cancelled before it started: {}", job.name(), id, why);
 }
 
 void Scheduler::on_run_finished(Run& run) {
@@ -484,7 +504,18 @@ std::variant<std::shared_ptr<Run>, Refusal> Scheduler::run_now(const std::string
 
 bool Scheduler::cancel_run(std::int64_t id, const std::string& reason) {
   auto run = find_run(id);
-  if (!run || run->phase == RunPhase::finished) return false;
+  if (!run) {
+    // A firing written ahead: its row says `queued` and its job sleeps until that instant.
+    auto row = history_.read().run(id);
+    if (!row || row->status != "queued" || row->trigger != "schedule") return false;
+    auto job = find(row->job);
+    if (!job || job->next_fire != row->scheduled_at) return false;
+    if (cancelled_ahead_.emplace(id, reason).second)
+      spdlog::info("job={} run={} cancel requested before it started: {}", job->name(), id,
+                   reason);
+    return true;
+  }
+  if (run->phase == RunPhase::finished) return false;
   if (!run->cancel.requested()) {
     run->cancel_reason = reason;
     run->cancel.request();
@@ -500,6 +531,15 @@ std::vector<std::int64_t> Scheduler::cancel_job(const std::string& name,
   if (!job) return ids;
   for (auto& r : std::vector<std::shared_ptr<Run>>(job->active))
     if (cancel_run(r->id, reason)) ids.push_back(r->id);
+  // A firing written ahead shows as `queued` too: its row is the job's newest queued one.
+  if (job->next_fire) {
+    store::HistoryFilter f;
+    f.job = job->name();
+    f.status = "queued";
+    f.limit = 1;
+    for (const auto& row : history_.read().history(f))
+      if (!find_run(row.id) && cancel_run(row.id, reason)) ids.push_back(row.id);
+  }
   return ids;
 }
 

@@ -54,9 +54,12 @@ class Scheduler {
 
   /// A run of `job` now (trigger manual), honouring its overlap policy unless `force`.
   std::variant<std::shared_ptr<Run>, Refusal> run_now(const std::string& job, bool force);
-  /// Cancels one run; false if it is unknown or already finished.
+  /// Cancels one run; false if it is unknown or already finished. A scheduled firing whose
+  /// row is already written (`queued`, up to 60 ms before its instant) is cancelled too: at
+  /// its instant it is recorded `cancelled` instead of starting.
   bool cancel_run(std::int64_t run_id, const std::string& reason);
-  /// Cancels every active run of a job; returns their ids.
+  /// Cancels every active run of a job, and its firing written ahead if there is one;
+  /// returns their ids.
   std::vector<std::int64_t> cancel_job(const std::string& job, const std::string& reason);
   void cancel_all(const std::string& reason);
   /// Pause stops new firings; resume does not replay what was skipped meanwhile.
@@ -88,6 +91,9 @@ class Scheduler {
                                                     std::int64_t prewritten = 0);
   std::shared_ptr<Run> begin_run(const std::shared_ptr<Job>& job, Millis scheduled_at,
                                  const std::string& trigger, std::int64_t prewritten);
+  /// A firing written ahead and cancelled before its instant: its row ends `cancelled`.
+  void record_cancelled(const Job& job, Millis scheduled_at, std::int64_t id,
+                        const std::string& why);
   void record_skipped(const Job& job, Millis scheduled_at, const std::string& trigger,
                       const std::string& why, std::int64_t prewritten);
   /// Writes a run row with status queued; returns its id. Scheduled firings call it
@@ -112,6 +118,8 @@ class Scheduler {
   config::HistoryRetention retention_;
   std::uint64_t finished_since_prune_ = 0;
   Millis last_clock_log_ = 0;
+  /// Firings cancelled between their row's write and their instant: run id -> reason.
+  std::map<std::int64_t, std::string> cancelled_ahead_;
 };
 
 /// The account a job runs as: the daemon's own, or `user:`/`group:` (root only).
