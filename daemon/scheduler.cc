@@ -212,15 +212,11 @@ Task<void> Scheduler::job_loop(std::shared_ptr<Job> job) {
     // long before the instant: then nothing waits, and the history thread had no reason to
     // wake the loop for it. Only a disk slower than the lead time holds the firing here.
     if (pre && why == async::WakeReason::reached) co_await history_.durable(pre_batch);
-    std::string cancelled;  // by kairosctl, between the row's write and the instant
-    if (auto it = cancelled_ahead_.find(pre); pre && it != cancelled_ahead_.end()) {
-      cancelled = std::move(it->second);
-      cancelled_ahead_.erase(it);
-    }
     if (pre && (why != async::WakeReason::reached || job->paused || !firing_ ||
                 stop.requested())) {
       // The firing did not happen after all: its row never stood for a run.
       history_.delete_run(pre);
+      cancelled_ahead_.erase(pre);
       pre = 0;
       if (why == async::WakeReason::reached) why = async::WakeReason::cancelled;
     }
@@ -242,8 +238,9 @@ Task<void> Scheduler::job_loop(std::shared_ptr<Job> job) {
       continue;
     }
     job->cursor = *next;
-    if (pre && !cancelled.empty()) record_cancelled(*job, due, pre, cancelled);
-    else if (pre) fire(job, due, "schedule", pre);
+    // (No local of this loop may hold the cancel's reason: every sleeping job's frame
+    // would carry it.)
+    if (pre && !end_if_cancelled_ahead(*job, due, pre)) fire(job, due, "schedule", pre);
     save_state(*job);
   }
   job->next_fire.reset();
@@ -349,8 +346,11 @@ void Scheduler::record_skipped(const Job& job, Millis scheduled_at, const std::s
   spdlog::info("job={} run={} skipped: {}", job.name(), id, why);
 }
 
-void Scheduler::record_cancelled(const Job& job, Millis scheduled_at, std::int64_t id,
-                                 const std::string& why) {
+bool Scheduler::end_if_cancelled_ahead(const Job& job, Millis scheduled_at, std::int64_t id) {
+  auto it = cancelled_ahead_.find(id);
+  if (it == cancelled_ahead_.end()) return false;
+  std::string why = std::move(it->second);
+  cancelled_ahead_.erase(it);
   store::RunRow row;
   row.id = id;
   row.job = job.name();
@@ -361,6 +361,7 @@ void Scheduler::record_cancelled(const Job& job, Millis scheduled_at, std::int64
   row.error = why;
   history_.finish_run(row);
   spdlog::info("job={} run={} cancelled before it started: {}", job.name(), id, why);
+  return true;
 }
 
 void Scheduler::on_run_finished(Run& run) {

@@ -91,9 +91,9 @@ class Scheduler {
                                                     std::int64_t prewritten = 0);
   std::shared_ptr<Run> begin_run(const std::shared_ptr<Job>& job, Millis scheduled_at,
                                  const std::string& trigger, std::int64_t prewritten);
-  /// A firing written ahead and cancelled before its instant: its row ends `cancelled`.
-  void record_cancelled(const Job& job, Millis scheduled_at, std::int64_t id,
-                        const std::string& why);
+  /// At the instant of a firing written ahead: if it was cancelled meanwhile, its row ends
+  /// `cancelled` and true is returned (it must not start).
+  bool end_if_cancelled_ahead(const Job& job, Millis scheduled_at, std::int64_t id);
   void record_skipped(const Job& job, Millis scheduled_at, const std::string& trigger,
                       const std::string& why, std::int64_t prewritten);
   /// Writes a run row with status queued; returns its id. Scheduled firings call it
