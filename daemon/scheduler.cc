@@ -269,7 +269,8 @@ std::variant<std::shared_ptr<Run>, Refusal> Scheduler::admit(const std::shared_p
                                                              std::int64_t prewritten) {
   const auto& spec = *job->spec;
   auto refuse = [&](std::string why, std::int64_t blocking) -> Refusal {
-    if (record_skip) record_skipped(*job, scheduled_at, trigger, why, prewritten);
+    if (record_skip)
+      record_not_started(*job, scheduled_at, trigger, "skipped", "skipped", why, prewritten);
     return Refusal{std::move(why), blocking};
   };
   std::shared_ptr<Run> predecessor;
@@ -330,20 +331,22 @@ std::shared_ptr<Run> Scheduler::begin_run(const std::shared_ptr<Job>& job, Milli
   return run;
 }
 
-void Scheduler::record_skipped(const Job& job, Millis scheduled_at, const std::string& trigger,
-                               const std::string& why, std::int64_t prewritten) {
+void Scheduler::record_not_started(const Job& job, Millis scheduled_at,
+                                   const std::string& trigger, const char* status,
+                                   const char* said, const std::string& why,
+                                   std::int64_t prewritten) {
   store::RunRow row;
   row.id = prewritten;
   row.job = job.name();
   row.trigger = trigger;
   row.scheduled_at = scheduled_at;
   row.finished_at = now_ms();
-  row.status = "skipped";
+  row.status = status;
   row.error = why;
   std::int64_t id = prewritten;
   if (prewritten) history_.finish_run(row);
   else id = history_.insert_run(row);
-  spdlog::info("job={} run={} skipped: {}", job.name(), id, why);
+  spdlog::info("job={} run={} {}: {}", job.name(), id, said, why);
 }
 
 bool Scheduler::end_if_cancelled_ahead(const Job& job, Millis scheduled_at, std::int64_t id) {
@@ -351,16 +354,19 @@ bool Scheduler::end_if_cancelled_ahead(const Job& job, Millis scheduled_at, std:
   if (it == cancelled_ahead_.end()) return false;
   std::string why = std::move(it->second);
   cancelled_ahead_.erase(it);
-  store::RunRow row;
-  row.id = id;
-  row.job = job.name();
-  row.trigger = "schedule";
-  row.scheduled_at = scheduled_at;
-  row.finished_at = now_ms();
-  row.status = "cancelled";
-  row.error = why;
-  history_.finish_run(row);
-  spdlog::info("job={} run={} cancelled before it started: {}", job.name(), id, why);
+  record_not_started(job, scheduled_at, "schedule", "cancelled", "cancelled before it started",
+                     why, id);
+  return true;
+}
+
+bool Scheduler::cancel_ahead(const store::RunRow& row, const std::string& reason) {
+  // A firing written ahead: its row says `queued` and its job sleeps until that instant.
+  if (row.status != "queued" || row.trigger != "schedule") return false;
+  auto job = find(row.job);
+  if (!job || job->next_fire != row.scheduled_at) return false;
+  if (cancelled_ahead_.emplace(row.id, reason).second)
+    spdlog::info("job={} run={} cancel requested before it started: {}", job->name(), row.id,
+                 reason);
   return true;
 }
 
@@ -506,15 +512,8 @@ std::variant<std::shared_ptr<Run>, Refusal> Scheduler::run_now(const std::string
 bool Scheduler::cancel_run(std::int64_t id, const std::string& reason) {
   auto run = find_run(id);
   if (!run) {
-    // A firing written ahead: its row says `queued` and its job sleeps until that instant.
     auto row = history_.read().run(id);
-    if (!row || row->status != "queued" || row->trigger != "schedule") return false;
-    auto job = find(row->job);
-    if (!job || job->next_fire != row->scheduled_at) return false;
-    if (cancelled_ahead_.emplace(id, reason).second)
-      spdlog::info("job={} run={} cancel requested before it started: {}", job->name(), id,
-                   reason);
-    return true;
+    return row && cancel_ahead(*row, reason);
   }
   if (run->phase == RunPhase::finished) return false;
   if (!run->cancel.requested()) {
@@ -539,7 +538,7 @@ std::vector<std::int64_t> Scheduler::cancel_job(const std::string& name,
     f.status = "queued";
     f.limit = 1;
     for (const auto& row : history_.read().history(f))
-      if (!find_run(row.id) && cancel_run(row.id, reason)) ids.push_back(row.id);
+      if (!find_run(row.id) && cancel_ahead(row, reason)) ids.push_back(row.id);
   }
   return ids;
 }

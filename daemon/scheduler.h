@@ -94,8 +94,14 @@ class Scheduler {
   /// At the instant of a firing written ahead: if it was cancelled meanwhile, its row ends
   /// `cancelled` and true is returned (it must not start).
   bool end_if_cancelled_ahead(const Job& job, Millis scheduled_at, std::int64_t id);
-  void record_skipped(const Job& job, Millis scheduled_at, const std::string& trigger,
-                      const std::string& why, std::int64_t prewritten);
+  /// A firing that ends without starting (refused by its overlap policy, or cancelled
+  /// before its instant): its row, written ahead or inserted now, ends `status`; the log
+  /// line says `said`.
+  void record_not_started(const Job& job, Millis scheduled_at, const std::string& trigger,
+                          const char* status, const char* said, const std::string& why,
+                          std::int64_t prewritten);
+  /// Cancels the firing written ahead that `row` stands for; false if it is not one.
+  bool cancel_ahead(const store::RunRow& row, const std::string& reason);
   /// Writes a run row with status queued; returns its id. Scheduled firings call it
   /// ahead of their instant, other runs when they begin.
   std::int64_t insert_queued(const Job& job, Millis scheduled_at, const std::string& trigger);
