@@ -224,6 +224,20 @@ void Service::respond(const std::string& method, const json& params, const Peer&
       f.since = q.since;
       f.limit = q.limit;
       p::HistoryResult r;
+      if (q.status && (*q.status == "queued" || *q.status == "running")) {
+        // Only active runs have these: the live view answers, newest first. (The database
+        // learns of a run's start up to History::kDeferMs late.)
+        auto active = scheduler_->active();
+        for (auto it = active.rbegin(); it != active.rend() && std::ssize(r.runs) < f.limit; ++it) {
+          auto info = run_info(**it);
+          auto at = info.scheduled_at ? info.scheduled_at : info.started_at;
+          if (info.status != *q.status || (q.job && info.job != *q.job) ||
+              (q.since && (!at || *at < *q.since)))
+            continue;
+          r.runs.push_back(std::move(info));
+        }
+        return reply(json(r));
+      }
       for (const auto& row : history_->read().history(f)) {
         // Active runs: the live view knows the current attempt and phase.
         auto live = row.finished_at ? nullptr : scheduler_->find_run(row.id);

@@ -43,6 +43,11 @@ History::History(async::Loop& loop, store::Store& reader, std::unique_ptr<store:
   committed_signal_.get()->data = this;
   // The signal keeps the loop alive only while someone waits for a commit.
   uv_unref(committed_signal_.base());
+  uv_timer_init(loop_.uv(), defer_timer_.get());
+  defer_timer_.mark_initialized();
+  defer_timer_.get()->data = this;
+  // Nor does the deferral timer: close() writes what is deferred.
+  uv_unref(defer_timer_.base());
   // SQLite's automatic checkpoint would sync the database inside a commit, holding up the
   // runs that wait for it; see after_commit() for what runs instead.
   writer_->on_wal_commit([this](int pages) { wal_pages_ = pages; });
@@ -70,6 +75,64 @@ void History::push(Write w) {
   pending_.push_back(std::move(w));
 }
 
+void History::defer() {
+  if (uv_is_active(defer_timer_.base())) return;
+  uv_timer_start(
+      defer_timer_.get(),
+      [](uv_timer_t* t) {
+        if (t->data) static_cast<History*>(t->data)->write_deferred();
+      },
+      kDeferMs, 0);
+}
+
+void History::write_deferred() {
+  // Everything at once, whenever it was deferred: one wake-up per kDeferMs at most. A run
+  // that started just before still ends, nearly always, without its start being written.
+  for (const auto& [id, d] : deferred_starts_) write_start(id, d);
+  deferred_starts_.clear();
+  for (auto& [job, state] : deferred_states_) push(std::move(state));
+  deferred_states_.clear();
+  if (defer_timer_.get()) uv_timer_stop(defer_timer_.get());
+}
+
+void History::write_start(std::int64_t run_id, const DeferredStart& d) {
+  if (d.status) push(SetStatus{run_id, "running", d.started_at});
+  if (d.attempt > 0) {
+    store::AttemptRow a;
+    a.run_id = run_id;
+    a.attempt = d.attempt;
+    a.started_at = d.attempt_started_at;
+    a.status = "running";
+    push(InsertAttempt{std::move(a)});
+  }
+}
+
+void History::write_start_now(std::int64_t run_id) {
+  if (deferred_starts_.empty()) return;
+  auto it = deferred_starts_.find(run_id);
+  if (it == deferred_starts_.end()) return;
+  write_start(run_id, it->second);
+  deferred_starts_.erase(it);
+}
+
+void History::start_attempt(std::int64_t run_id, int attempt, store::Millis at) {
+  DeferredStart& d = deferred_starts_[run_id];
+  if (attempt == 1) d.started_at = at;
+  d.status = true;
+  d.attempt = attempt;
+  d.attempt_started_at = at;
+  // After close() nothing would write it later.
+  if (closed_) return write_start_now(run_id);
+  defer();
+}
+
+void History::put_job_state_soon(store::JobState state) {
+  if (closed_) return push(std::move(state));
+  std::string job = state.job;
+  deferred_states_.insert_or_assign(std::move(job), std::move(state));
+  defer();
+}
+
 std::int64_t History::insert_run(store::RunRow row) {
   row.id = next_run_id_++;
   std::int64_t id = row.id;
@@ -79,14 +142,41 @@ std::int64_t History::insert_run(store::RunRow row) {
 
 void History::set_run_status(std::int64_t run_id, std::string status,
                              std::optional<store::Millis> started_at) {
+  write_start_now(run_id);  // in the order they were made
   push(SetStatus{run_id, std::move(status), started_at});
 }
 
-void History::finish_run(store::RunRow row) { push(FinishRun{std::move(row)}); }
-void History::delete_run(std::int64_t run_id) { push(DeleteRun{run_id}); }
-void History::insert_attempt(store::AttemptRow row) { push(InsertAttempt{std::move(row)}); }
-void History::finish_attempt(store::AttemptRow row) { push(FinishAttempt{std::move(row)}); }
-void History::put_job_state(store::JobState state) { push(std::move(state)); }
+void History::finish_run(store::RunRow row) {
+  // The end says all the start would have: status, started_at (row.started_at).
+  if (!deferred_starts_.empty()) deferred_starts_.erase(row.id);
+  push(FinishRun{std::move(row)});
+}
+
+void History::delete_run(std::int64_t run_id) {
+  if (!deferred_starts_.empty()) deferred_starts_.erase(run_id);
+  push(DeleteRun{run_id});
+}
+
+void History::insert_attempt(store::AttemptRow row) {
+  write_start_now(row.run_id);
+  push(InsertAttempt{std::move(row)});
+}
+
+void History::finish_attempt(store::AttemptRow row) {
+  // An upsert: it inserts the attempt's row if its start was never written.
+  if (!deferred_starts_.empty()) {
+    auto it = deferred_starts_.find(row.run_id);
+    if (it != deferred_starts_.end() && it->second.attempt == row.attempt) {
+      it->second.attempt = 0;  // the run's `running` stays deferred: a retry may follow
+    }
+  }
+  push(FinishAttempt{std::move(row)});
+}
+
+void History::put_job_state(store::JobState state) {
+  if (!deferred_states_.empty()) deferred_states_.erase(state.job);  // older than this one
+  push(std::move(state));
+}
 
 void History::prune(std::int64_t keep_per_job, store::Millis keep_for_ms, store::Millis now,
                     std::int64_t max_delete) {
@@ -96,7 +186,7 @@ void History::prune(std::int64_t keep_per_job, store::Millis keep_for_ms, store:
 void History::when_committed(std::uint64_t batch, std::function<void()> fn) {
   // After close() nothing is committed until the destructor: nobody may wait for it.
   // (Unsubmitted writes go in the batch the current drain hands over: mark() counts it.)
-  if (committed(batch)) return fn();
+  if (resumable(batch)) return fn();
   // In batch order; an older mark is rare (taken earlier, awaited later) and goes before
   // the newer ones.
   auto at = waiters_.end();
@@ -144,6 +234,7 @@ void History::resume_waiters(std::uint64_t upto) {
 
 void History::flush() {
   if (closed_) return;
+  write_deferred();
   submit();
   {
     std::unique_lock lock(mu_);
@@ -168,6 +259,7 @@ void History::close() {
   // Nothing can be committed any more: whoever still waits goes on (shutdown).
   resume_waiters(std::numeric_limits<std::uint64_t>::max());
   committed_signal_.close();
+  defer_timer_.close();
 }
 
 void History::writer_main() {

@@ -18,6 +18,14 @@
 // at once. A run's row must exist before its process does (DESIGN.md "Crash"): callers
 // co_await durable(), which resumes them once everything queued before it is committed.
 //
+// Deferred writes: a run's start (its `running` status and its attempt's first row) and a
+// job's state after a firing are not needed for crash safety (the run's row is committed
+// before its process exists; start-up reads a job's last firing from its newest row). They
+// wait up to kDeferMs on the loop: a run that ends by then writes its start with its end,
+// and a job firing several times meanwhile writes its state once. A kill -9 loses at most
+// that second of them: the run's row says `queued` instead of `running` (start-up records
+// both `interrupted`), its attempt row is missing.
+//
 // read() is the loop's own connection and sees committed rows only. A caller that must see
 // its own writes (a client asking about a run that has just ended) waits for durable() or
 // when_durable() first.
@@ -34,6 +42,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -64,6 +73,13 @@ class History {
   void insert_attempt(store::AttemptRow row);
   void finish_attempt(store::AttemptRow row);
   void put_job_state(store::JobState state);
+  /// Attempt `attempt` of a run started at `at` (and the run with it, if `attempt` is 1):
+  /// written within kDeferMs, or with the attempt's end if it comes first.
+  void start_attempt(std::int64_t run_id, int attempt, store::Millis at);
+  /// A job's state after a firing: written within kDeferMs, the newest one only.
+  void put_job_state_soon(store::JobState state);
+  /// How long a deferred write may wait.
+  static constexpr std::uint64_t kDeferMs = 1000;
   /// Store::prune on the writer thread; what it deleted is logged at debug level.
   void prune(std::int64_t keep_per_job, store::Millis keep_for_ms, store::Millis now,
              std::int64_t max_delete);
@@ -79,10 +95,16 @@ class History {
     return closed_ || committed_.load(std::memory_order_acquire) >= mark;
   }
 
+  /// Batch `mark` is committed and no one waiting for it or an older batch is still to be
+  /// called: a waiter goes on now without overtaking them.
+  bool resumable(std::uint64_t mark) const {
+    return committed(mark) && (waiters_.empty() || waiters_.front().batch > mark);
+  }
+
   struct Durable {
     History& h;
     std::uint64_t mark;
-    bool await_ready() const noexcept { return h.committed(mark); }
+    bool await_ready() const noexcept { return h.resumable(mark); }
     void await_suspend(std::coroutine_handle<> c) {
       h.when_committed(mark, [&loop = h.loop_, c] { loop.schedule(c); });
     }
@@ -139,6 +161,19 @@ class History {
                              FinishAttempt, store::JobState, Prune>;
 
   void push(Write w);
+  /// A run's start not written yet: its `running` status (with started_at for the first
+  /// attempt), and its current attempt's first row unless `attempt` is 0.
+  struct DeferredStart {
+    bool status = false;
+    std::optional<store::Millis> started_at;
+    int attempt = 0;
+    store::Millis attempt_started_at = 0;
+  };
+  void defer();             // arms the timer that writes what is deferred
+  void write_deferred();    // pushes every deferred write
+  void write_start(std::int64_t run_id, const DeferredStart& d);
+  /// Pushes run_id's deferred start, if any, ahead of another write about that run.
+  void write_start_now(std::int64_t run_id);
   void submit();           // loop: pending_ -> inbox_, wakes the writer
   void resume_waiters(std::uint64_t upto);  // loop: those whose batch is committed
   void writer_main();      // writer thread
@@ -163,6 +198,9 @@ class History {
   std::int64_t next_run_id_ = 1;
   async::UvHandle<uv_async_t> committed_signal_;
   bool closed_ = false;
+  std::unordered_map<std::int64_t, DeferredStart> deferred_starts_;
+  std::unordered_map<std::string, store::JobState> deferred_states_;
+  async::UvHandle<uv_timer_t> defer_timer_;
 
   // Shared, under mu_.
   std::mutex mu_;

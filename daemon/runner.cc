@@ -195,17 +195,16 @@ Task<void> Runner::execute(std::shared_ptr<Run> run) {
     run->phase = RunPhase::running;
     run->attempts = n;
     if (n == 1) run->started_at = now;
-    history_.set_run_status(run->id, "running", n == 1 ? std::optional<Millis>(now) : std::nullopt);
+    // Written with the attempt's end if that comes within History::kDeferMs (after a
+    // crash the run is `interrupted` either way).
+    history_.start_attempt(run->id, n, now);
     store::AttemptRow a;
     a.run_id = run->id;
     a.attempt = n;
     a.started_at = now;
-    a.status = "running";
-    history_.insert_attempt(a);
     // The run's row must be on disk before the process exists (crash safety). A
     // scheduled firing wrote it ahead of time, so only a manual or catch-up run waits
-    // for a commit here; the attempt row is committed with the batch after the spawn
-    // (after a crash the run is `interrupted` either way).
+    // for a commit here.
     if (!run->row_durable) {
       co_await history_.durable();
       run->row_durable = true;

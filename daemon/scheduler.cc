@@ -131,8 +131,10 @@ std::shared_ptr<Job> Scheduler::make_job(const config::JobSpec& spec, Millis now
     for (auto& r : job->active) r->job = job;
   } else {
     job->paused = st && st->paused;
-    std::optional<Millis> last = st ? st->last_fired : std::nullopt;
-    if (!last) last = history_.read().last_scheduled(spec.name);
+    // The state after a firing is written up to a second late (History::kDeferMs); the
+    // firing's row, written before it, is the newer record after a crash.
+    std::optional<Millis> last = history_.read().last_scheduled(spec.name);
+    if (st && st->last_fired) last = std::max(*st->last_fired, last.value_or(*st->last_fired));
     if (last) {
       job->cursor = *last;  // firings after it and before now are catch-up candidates
     } else if (spec.schedule.kind == config::ScheduleKind::at) {
@@ -147,13 +149,14 @@ std::shared_ptr<Job> Scheduler::make_job(const config::JobSpec& spec, Millis now
   return job;
 }
 
-void Scheduler::save_state(const Job& job) {
+void Scheduler::save_state(const Job& job, bool soon) {
   store::JobState s;
   s.job = job.name();
   s.anchor = job.planner.anchor();
   if (job.cursor > std::numeric_limits<Millis>::min() / 2) s.last_fired = job.cursor;
   s.paused = job.paused;
-  history_.put_job_state(s);
+  if (soon) history_.put_job_state_soon(std::move(s));
+  else history_.put_job_state(std::move(s));
 }
 
 void Scheduler::start(const config::Config& cfg) {
@@ -241,7 +244,7 @@ Task<void> Scheduler::job_loop(std::shared_ptr<Job> job) {
     // (No local of this loop may hold the cancel's reason: every sleeping job's frame
     // would carry it.)
     if (pre && !end_if_cancelled_ahead(*job, due, pre)) fire(job, due, "schedule", pre);
-    save_state(*job);
+    save_state(*job, /*soon=*/true);
   }
   job->next_fire.reset();
   job->loop_done.set();

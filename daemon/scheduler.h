@@ -108,7 +108,9 @@ class Scheduler {
   /// Firings in (from, to]: catch-up policy. Returns the last firing considered.
   Millis catch_up(const std::shared_ptr<Job>& job, Millis from, Millis to);
   Task<void> catch_up_all(std::shared_ptr<Job> job, std::vector<Millis> firings);
-  void save_state(const Job& job);
+  /// Writes the job's anchor, last firing and pause. `soon`: after an ordinary firing,
+  /// whose row already tells it; written within History::kDeferMs.
+  void save_state(const Job& job, bool soon = false);
 
   async::WallTimer& wall_;
   History& history_;

@@ -102,9 +102,11 @@ struct Store::Impl {
     last_result = prep(
         runs_select("WHERE job = ?1 AND status NOT IN ('skipped', 'missed', 'queued', 'running') "
                     "ORDER BY id DESC LIMIT 1"));
-    // A missed row's last firing is missed_until, not scheduled_at.
-    last_scheduled =
-        prep("SELECT max(coalesce(missed_until, scheduled_at)) FROM runs WHERE job = ?1");
+    // A missed row's last firing is missed_until, not scheduled_at. The newest row, found
+    // through runs_job_id at once, rather than the max over every row of the job.
+    last_scheduled = prep(
+        R"(SELECT coalesce(missed_until, scheduled_at) FROM runs
+           WHERE job = ?1 AND "trigger" <> 'manual' ORDER BY id DESC LIMIT 1)");
     // Only attempts of active runs: goes through the attempts primary key instead of
     // scanning every attempt ever kept. An active attempt always belongs to an active run.
     recover_attempts = prep(

@@ -132,7 +132,9 @@ class Store {
   std::vector<AttemptRow> attempts(std::int64_t run_id);     // attempt order
   /// The newest finished run of a job (not skipped/missed), for `kairosctl list`.
   std::optional<RunRow> last_result(const std::string& job);
-  /// The newest scheduled_at of any run of the job (for catch-up when no job_state).
+  /// The job's last firing on record: the scheduled_at of its newest run that a schedule
+  /// made (the end of a `missed` row's span), for catch-up. Rows are written in firing
+  /// order, so that is the latest; manual runs do not count.
   std::optional<Millis> last_scheduled(const std::string& job);
   /// The largest run id in the table (0 when it is empty).
   std::int64_t max_run_id();

@@ -109,6 +109,104 @@ TEST_F(HistoryTest, WritesReachTheDatabaseInOrderAndDurableWaitsForThem) {
   EXPECT_GE(h.commits(), 2u);
 }
 
+// A run's start waits up to kDeferMs on the loop: a run that ends sooner writes it with its
+// end (two statements fewer); one that does not has it written by then.
+TEST_F(HistoryTest, ARunsStartIsWrittenWithItsEndOrWithinTheDeferral) {
+  auto& h = start();
+  run([](History& h, Store& read) -> Task<void> {
+    constexpr kairos::store::Millis t = 1'790'000'000'005;
+    auto quick = h.insert_run(queued("a"));
+    auto slow = h.insert_run(queued("b"));
+    co_await h.durable();
+    h.start_attempt(quick, 1, t);
+    h.start_attempt(slow, 1, t);
+    h.insert_run(queued("c"));  // a commit, which must not carry the starts
+    co_await h.durable();
+    EXPECT_EQ(read.run(quick)->status, "queued");
+    EXPECT_TRUE(read.attempts(quick).empty());
+
+    AttemptRow a;
+    a.run_id = quick;
+    a.attempt = 1;
+    a.started_at = t;
+    a.finished_at = t + 3;
+    a.status = "succeeded";
+    a.exit_code = 0;
+    h.finish_attempt(a);
+    RunRow done = queued("a");
+    done.id = quick;
+    done.status = "succeeded";
+    done.started_at = t;
+    done.finished_at = t + 3;
+    done.attempts = 1;
+    h.finish_run(done);
+    co_await h.durable();
+    auto row = read.run(quick);
+    EXPECT_TRUE(row && row->status == "succeeded" && row->started_at == t);
+    auto attempts = read.attempts(quick);
+    EXPECT_TRUE(attempts.size() == 1 && attempts[0].started_at == t &&
+                attempts[0].status == "succeeded");
+
+    // The other one is still going: its start is written once the deferral has passed.
+    co_await kairos::async::sleep_for(std::chrono::milliseconds(History::kDeferMs + 200));
+    co_await h.durable();
+    row = read.run(slow);
+    EXPECT_TRUE(row && row->status == "running" && row->started_at == t);
+    attempts = read.attempts(slow);
+    EXPECT_TRUE(attempts.size() == 1 && attempts[0].status == "running");
+    // And nothing about the ended run was written after its end.
+    EXPECT_EQ(read.run(quick)->status, "succeeded");
+  }(h, *reader_));
+}
+
+// A retry's status change goes after the start it follows, however long that was deferred.
+TEST_F(HistoryTest, AWriteAboutARunGoesAfterItsDeferredStart) {
+  auto& h = start();
+  run([](History& h, Store& read) -> Task<void> {
+    auto id = h.insert_run(queued("a"));
+    h.start_attempt(id, 1, 1'790'000'000'005);
+    AttemptRow a;
+    a.run_id = id;
+    a.attempt = 1;
+    a.status = "failed";
+    h.finish_attempt(a);
+    h.set_run_status(id, "queued", std::nullopt);  // waits for a slot for attempt 2
+    co_await h.durable();
+    auto row = read.run(id);
+    EXPECT_TRUE(row && row->status == "queued" && row->started_at == 1'790'000'000'005);
+    EXPECT_EQ(read.attempts(id).size(), 1u);
+  }(h, *reader_));
+}
+
+// A job's state after a firing is written within kDeferMs, the newest only, and never over
+// a state written at once after it (a pause).
+TEST_F(HistoryTest, AJobStateWrittenSoonKeepsOnlyTheNewestAndYieldsToOneWrittenNow) {
+  auto& h = start();
+  run([](History& h, Store& read) -> Task<void> {
+    JobState s;
+    s.job = "a";
+    s.last_fired = 1;
+    h.put_job_state_soon(s);
+    s.last_fired = 2;
+    h.put_job_state_soon(s);
+    s.job = "b";
+    h.put_job_state_soon(s);
+    h.insert_run(queued("c"));
+    co_await h.durable();
+    EXPECT_FALSE(read.job_state("a"));
+    s.job = "b";
+    s.last_fired = 3;
+    s.paused = true;
+    h.put_job_state(s);
+    co_await kairos::async::sleep_for(std::chrono::milliseconds(History::kDeferMs + 200));
+    co_await h.durable();
+    auto a = read.job_state("a");
+    EXPECT_TRUE(a && a->last_fired == 2);
+    auto b = read.job_state("b");
+    EXPECT_TRUE(b && b->last_fired == 3 && b->paused);
+  }(h, *reader_));
+}
+
 TEST_F(HistoryTest, RunIdsContinueAfterTheNewestRowOnDisk) {
   {
     auto s = open();

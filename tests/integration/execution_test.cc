@@ -423,6 +423,24 @@ TEST(CatchUp, MaxAgeLimitsWhatIsCaughtUp) {
   EXPECT_LE(runs, 4);
 }
 
+// A job's state after a firing reaches the database up to a second late; the firing's row,
+// committed before its process started, tells the restarted daemon that it happened.
+TEST(CatchUp, AFiringJustBeforeAKill9IsNotCaughtUpAgain) {
+  Daemon d("jobs:\n  j:\n    shell: \"true\"\n    schedule: {every: 3s}\n"
+           "    catch_up: {policy: all}\n");
+  d.start();
+  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE status='succeeded'") == 1; }, 10s))
+      << d.log();
+  d.signal(SIGKILL);
+  d.wait_exit();
+  d.start();
+  std::this_thread::sleep_for(500ms);  // the next firing is 2.5 s away
+  d.stop();
+  EXPECT_EQ(d.count("SELECT count(*) FROM runs WHERE \"trigger\" = 'catch_up' OR status = 'missed'"), 0)
+      << d.log();
+  EXPECT_EQ(d.count("SELECT count(*) FROM runs"), 1) << d.log();
+}
+
 TEST(CatchUp, LongOutageOfAOneSecondJobStaysCompact) {
   Daemon d("jobs:\n  j:\n    shell: \"true\"\n    schedule: {every: 1s}\n"
            "    catch_up: {policy: all}\n");

@@ -206,6 +206,13 @@ std::int64_t Daemon::count(const std::string& sql) const {
   return sqlite3_column_int64(st.s, 0);
 }
 
+std::int64_t Daemon::running_runs(const std::string& job) const {
+  nlohmann::json params = {{"status", "running"}};
+  if (!job.empty()) params["job"] = job;
+  auto r = call("history", params);
+  return r.contains("result") ? static_cast<std::int64_t>(r["result"]["runs"].size()) : 0;
+}
+
 void Daemon::exec_sql(const std::string& sql) const {
   Db d(db());
   char* err = nullptr;

@@ -75,6 +75,9 @@ class Daemon {
   std::vector<Row> runs(const std::string& where = "1=1") const;
   std::vector<AttemptRow> attempts(std::int64_t run_id) const;
   std::int64_t count(const std::string& sql) const;
+  /// How many runs (of `job`, if given) the daemon reports `running`, over its socket. The
+  /// database learns of a run's start up to a second late: a short run may never say so.
+  std::int64_t running_runs(const std::string& job = "") const;
   void exec_sql(const std::string& sql) const;
 
   /// One JSON-RPC call; returns the whole response object.

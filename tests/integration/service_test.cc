@@ -178,7 +178,7 @@ TEST(Reload, ChangedJobsRunningRunFinishesUnderItsOldDefinition) {
 )");
   d.start();
   ASSERT_TRUE(d.call("run", {{"job", "v"}}).contains("result"));
-  ASSERT_TRUE(wait_for([&] { return runs_of(d, "v", "status='running'") == 1; })) << d.log();
+  ASSERT_TRUE(wait_for([&] { return d.running_runs("v") == 1; })) << d.log();
   d.rewrite_config(R"(jobs:
   v: {shell: "echo new", schedule: {every: 1h}}
 )");
@@ -200,7 +200,7 @@ TEST(Reload, RemovedJobsRunningRunFinishesAndIsRecorded) {
   other: {shell: "true", schedule: {every: 1h}}
 )");
   d.start();
-  ASSERT_TRUE(wait_for([&] { return runs_of(d, "long", "status='running'") == 1; })) << d.log();
+  ASSERT_TRUE(wait_for([&] { return d.running_runs("long") == 1; })) << d.log();
   d.rewrite_config(R"(jobs:
   other: {shell: "true", schedule: {every: 1h}}
 )");
@@ -225,7 +225,7 @@ jobs:
     kill_grace: 1s
 )");
   d.start();
-  ASSERT_TRUE(wait_for([&] { return runs_of(d, "long", "status='running'") == 1; })) << d.log();
+  ASSERT_TRUE(wait_for([&] { return d.running_runs("long") == 1; })) << d.log();
   d.rewrite_config("daemon: {on_remove: cancel}\njobs: {}\n");
   auto r = d.call("reload");
   ASSERT_EQ(r["result"]["removed"], json({"long"})) << r.dump();

@@ -459,6 +459,11 @@ TEST_F(StoreTest, MissedRowStandsForManyFiringsAndLastScheduledSeesItsEnd) {
   EXPECT_EQ(got->missed_until, kT0 + 86'400'000);
   EXPECT_FALSE(got->started_at);
   EXPECT_FALSE(s->last_scheduled("other"));
+  // A manual run is not a firing of the schedule: it does not move the job's last firing.
+  s->insert_run(run("tick", "succeeded", kT0 + 90'000'000, "manual"));
+  EXPECT_EQ(s->last_scheduled("tick"), kT0 + 86'400'000);
+  s->insert_run(run("tick", "queued", kT0 + 86'401'000));
+  EXPECT_EQ(s->last_scheduled("tick"), kT0 + 86'401'000);
 }
 
 TEST_F(StoreTest, JobStateRoundTripsAndUpdatesInPlace) {
