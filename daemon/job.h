@@ -43,7 +43,7 @@ struct Run {
   std::int64_t id = 0;
   std::shared_ptr<Job> job;
   std::shared_ptr<const config::JobSpec> spec;  // the definition this run uses
-  Identity identity;                            // the account it runs as
+  std::shared_ptr<const Identity> identity;     // the account it runs as (the job's, shared)
   std::string trigger;                          // schedule | manual | catch_up
   Millis scheduled_at = 0;
   Millis started_at = 0;

@@ -127,7 +127,7 @@ std::vector<std::string> Runner::environment(const Run& run, int attempt) {
   // Built straight into "K=V" strings (once per attempt, so no map in between). The
   // job's `env` overrides the base variables (the loader rejects KAIROS_* names in it).
   const auto& spec = *run.spec;
-  const auto& id = run.identity;
+  const auto& id = *run.identity;
   const std::string kairos[][2] = {
       {"KAIROS_JOB", spec.name},
       {"KAIROS_RUN_ID", std::to_string(run.id)},
@@ -287,7 +287,7 @@ Task<async::ExitStatus> Runner::supervise(async::Process* p, async::CancelToken 
 
 Task<AttemptOutcome> Runner::attempt(Run* run, int n) {
   const auto& spec = *run->spec;
-  const auto& id = run->identity;
+  const auto& id = *run->identity;
   async::SpawnOptions o;
   o.argv = spec.argv;
   o.env = environment(*run, n);

@@ -317,7 +317,7 @@ std::shared_ptr<Run> Scheduler::begin_run(const std::shared_ptr<Job>& job, Milli
   auto run = std::make_shared<Run>();
   run->job = job;
   run->spec = job->spec;
-  run->identity = *job->identity;
+  run->identity = job->identity;
   run->trigger = trigger;
   run->scheduled_at = scheduled_at;
   if (prewritten) {
