@@ -16,6 +16,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 namespace kairos::testing {
 
@@ -56,8 +57,43 @@ Daemon::Daemon(const std::string& yaml, bool prepend_version) {
   dir_.write("kairos.yaml", prepend_version ? "version: 1\n" + yaml : yaml);
 }
 
+namespace {
+/// Calls fn(pid, /proc/PID) for every process; fn returns true to stop.
+bool any_process(const std::function<bool(pid_t, const fs::path&)>& fn) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    std::string name = e.path().filename();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (fn(static_cast<pid_t>(std::stol(name)), e.path())) return true;
+  }
+  return false;
+}
+
+/// "S 1234" from /proc/PID/stat: the state letter and the parent's pid.
+std::pair<char, pid_t> state_and_parent(const fs::path& proc) {
+  std::ifstream f(proc / "stat");
+  std::string line;
+  std::getline(f, line);
+  auto close = line.rfind(')');
+  if (close == std::string::npos) return {'?', 0};
+  std::istringstream rest(line.substr(close + 1));
+  char state = '?';
+  pid_t ppid = 0;
+  rest >> state >> ppid;
+  return {state, ppid};
+}
+}  // namespace
+
 Daemon::~Daemon() {
   if (pid_ > 0) {
+    // A test that failed mid-way: kairosd put each job in a process group of its own, which
+    // a SIGKILL of kairosd alone would leave running (and a leftover `sleep 1000.x` would
+    // upset the next run of the test). Frozen first, so it starts none meanwhile.
+    ::kill(pid_, SIGSTOP);
+    any_process([this](pid_t pid, const fs::path& proc) {
+      if (state_and_parent(proc).second == pid_) ::kill(-pid, SIGKILL);
+      return false;
+    });
     ::kill(pid_, SIGKILL);
     int st;
     ::waitpid(pid_, &st, 0);
@@ -258,22 +294,15 @@ int Daemon::ctl(const std::vector<std::string>& args, std::string* out) const {
 }
 
 bool process_exists(const std::string& needle) {
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    std::string name = e.path().filename();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream f(e.path() / "cmdline");
+  return any_process([&](pid_t, const fs::path& proc) {
+    std::ifstream f(proc / "cmdline");
     std::string cmd((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     for (char& c : cmd)
       if (c == '\0') c = ' ';
-    if (cmd.find(needle) != std::string::npos && cmd.find("pgrep") == std::string::npos) {
-      // Ignore zombies: they have no cmdline anyway, but be explicit.
-      std::ifstream st(e.path() / "stat");
-      std::string line;
-      std::getline(st, line);
-      if (line.find(") Z ") == std::string::npos) return true;
-    }
-  }
-  return false;
+    // Ignore zombies: they have no cmdline anyway, but be explicit.
+    return cmd.find(needle) != std::string::npos && cmd.find("pgrep") == std::string::npos &&
+           state_and_parent(proc).first != 'Z';
+  });
 }
 
 std::string sh(const std::string& cmd, int* status) {
