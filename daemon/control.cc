@@ -251,7 +251,8 @@ void Service::respond(const std::string& method, const json& params, const Peer&
       if (!row) return reply(error(p::errc::not_found, "no run " + std::to_string(q.run_id)));
       p::LogsResult r;
       r.run = run_info(*row);
-      if (auto live = scheduler_->find_run(q.run_id)) {
+      auto live = scheduler_->find_run(q.run_id);
+      if (live) {
         auto status = r.run.status;
         r.run = run_info(*live);
         if (live->phase == RunPhase::finished) r.run.status = status;
@@ -268,6 +269,16 @@ void Service::respond(const std::string& method, const json& params, const Peer&
         i.output = a.output;
         i.output_truncated = a.output_truncated;
         i.error = a.error;
+        r.attempts.push_back(std::move(i));
+      }
+      if (live && live->phase == RunPhase::running &&
+          (r.attempts.empty() || r.attempts.back().attempt < live->attempts)) {
+        // The attempt under way, whose row is written up to History::kDeferMs late.
+        p::AttemptInfo i;
+        i.run_id = live->id;
+        i.attempt = live->attempts;
+        i.started_at = live->attempt_started_at;
+        i.status = "running";
         r.attempts.push_back(std::move(i));
       }
       return reply(json(r));

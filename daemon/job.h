@@ -49,6 +49,7 @@ struct Run {
   Millis started_at = 0;
   RunPhase phase = RunPhase::queued;
   int attempts = 0;
+  Millis attempt_started_at = 0;  // the current attempt's start
   bool row_durable = false;  // the run row is committed (written ahead of the firing)
   async::CancelSource cancel;
   std::string cancel_reason;                 // recorded as the run's error

@@ -195,6 +195,7 @@ Task<void> Runner::execute(std::shared_ptr<Run> run) {
     run->phase = RunPhase::running;
     run->attempts = n;
     if (n == 1) run->started_at = now;
+    run->attempt_started_at = now;
     // Written with the attempt's end if that comes within History::kDeferMs (after a
     // crash the run is `interrupted` either way).
     history_.start_attempt(run->id, n, now);

@@ -174,6 +174,24 @@ TEST_F(DaemonTest, HistoryFiltersAndLogs) {
   EXPECT_NE(logs.out.find("oops"), std::string::npos);
 }
 
+// A run's start reaches the database up to a second late (History::kDeferMs); the CLI
+// shows it from the daemon's live view at once.
+TEST_F(DaemonTest, AJustStartedRunIsRunningInHistoryAndLogsAtOnce) {
+  json started = run_json("run slow");
+  ASSERT_TRUE(started.contains("id")) << started.dump();
+  long id = started["id"].get<long>();
+  ASSERT_TRUE(wait_for([&] {
+    json h = run_json("history slow --status running");
+    return h.contains("runs") && h["runs"].size() == 1 && h["runs"][0]["id"] == id;
+  }));
+  EXPECT_EQ(run_json("history slow --status queued")["runs"].size(), 0u);
+  json logs = run_json("logs " + std::to_string(id));
+  ASSERT_EQ(logs["attempts"].size(), 1u) << logs.dump();
+  EXPECT_EQ(logs["attempts"][0]["status"], "running") << logs.dump();
+  EXPECT_EQ(logs["attempts"][0]["attempt"], 1) << logs.dump();
+  EXPECT_EQ(run("cancel slow").code, 0);
+}
+
 TEST_F(DaemonTest, EveryCommandPrintsOneJsonDocument) {
   for (const char* cmd : {"status", "list", "show ok", "history", "reload", "next --job ok",
                           "pause ok", "resume ok", "cancel ok", "show nope"}) {
