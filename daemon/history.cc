@@ -96,7 +96,7 @@ void History::write_deferred() {
 }
 
 void History::write_start(std::int64_t run_id, const DeferredStart& d) {
-  if (d.status) push(SetStatus{run_id, "running", d.started_at});
+  push(SetStatus{run_id, "running", d.started_at});
   if (d.attempt > 0) {
     store::AttemptRow a;
     a.run_id = run_id;
@@ -118,7 +118,6 @@ void History::write_start_now(std::int64_t run_id) {
 void History::start_attempt(std::int64_t run_id, int attempt, store::Millis at) {
   DeferredStart& d = deferred_starts_[run_id];
   if (attempt == 1) d.started_at = at;
-  d.status = true;
   d.attempt = attempt;
   d.attempt_started_at = at;
   // After close() nothing would write it later.
@@ -128,8 +127,8 @@ void History::start_attempt(std::int64_t run_id, int attempt, store::Millis at) 
 
 void History::put_job_state_soon(store::JobState state) {
   if (closed_) return push(std::move(state));
-  std::string job = state.job;
-  deferred_states_.insert_or_assign(std::move(job), std::move(state));
+  // The job's name is copied only the first time in the second.
+  deferred_states_.try_emplace(state.job).first->second = std::move(state);
   defer();
 }
 

@@ -164,7 +164,6 @@ class History {
   /// A run's start not written yet: its `running` status (with started_at for the first
   /// attempt), and its current attempt's first row unless `attempt` is 0.
   struct DeferredStart {
-    bool status = false;
     std::optional<store::Millis> started_at;
     int attempt = 0;
     store::Millis attempt_started_at = 0;
