@@ -64,6 +64,11 @@ p::RunInfo Service::run_info(const Run& run) const {
   return i;
 }
 
+p::RunInfo Service::run_info_now(const store::RunRow& row) const {
+  auto live = row.finished_at ? nullptr : scheduler_->find_run(row.id);
+  return live ? run_info(*live) : run_info(row);
+}
+
 p::JobSummary Service::job_summary(const Job& job) {
   p::JobSummary s;
   s.name = job.name();
@@ -112,7 +117,7 @@ p::JobDetail Service::job_detail(const Job& job) {
   store::HistoryFilter f;
   f.job = job.name();
   f.limit = 10;
-  for (const auto& r : history_->read().history(f)) d.recent_runs.push_back(run_info(r));
+  for (const auto& r : history_->read().history(f)) d.recent_runs.push_back(run_info_now(r));
   return d;
 }
 
@@ -238,11 +243,7 @@ void Service::respond(const std::string& method, const json& params, const Peer&
         }
         return reply(json(r));
       }
-      for (const auto& row : history_->read().history(f)) {
-        // Active runs: the live view knows the current attempt and phase.
-        auto live = row.finished_at ? nullptr : scheduler_->find_run(row.id);
-        r.runs.push_back(live ? run_info(*live) : run_info(row));
-      }
+      for (const auto& row : history_->read().history(f)) r.runs.push_back(run_info_now(row));
       return reply(json(r));
     }
     if (method == p::method::logs) {

@@ -63,6 +63,9 @@ class Service : public ControlHandler {
   // control.cc
   protocol::RunInfo run_info(const store::RunRow& row) const;
   protocol::RunInfo run_info(const Run& run) const;
+  /// A row as the daemon sees it now: an active run from its live view (its current
+  /// attempt and phase; the database learns of a start up to History::kDeferMs late).
+  protocol::RunInfo run_info_now(const store::RunRow& row) const;
   protocol::JobSummary job_summary(const Job& job);
   protocol::JobDetail job_detail(const Job& job);
   protocol::StatusInfo status_info();

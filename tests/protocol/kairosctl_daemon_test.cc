@@ -189,6 +189,9 @@ TEST_F(DaemonTest, AJustStartedRunIsRunningInHistoryAndLogsAtOnce) {
   ASSERT_EQ(logs["attempts"].size(), 1u) << logs.dump();
   EXPECT_EQ(logs["attempts"][0]["status"], "running") << logs.dump();
   EXPECT_EQ(logs["attempts"][0]["attempt"], 1) << logs.dump();
+  json show = run_json("show slow");
+  ASSERT_FALSE(show["recent_runs"].empty()) << show.dump();
+  EXPECT_EQ(show["recent_runs"][0]["status"], "running") << show.dump();
   EXPECT_EQ(run("cancel slow").code, 0);
 }
 
