@@ -1,19 +1,86 @@
 #include "daemon/notify.h"
 
-#include <systemd/sd-daemon.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <charconv>
 #include <cstdlib>
+#include <cstring>
 
 #include <spdlog/spdlog.h>
 
 namespace kairos::daemon {
 
-Notifier::Notifier(async::Loop& loop) : loop_(loop) {}
+namespace {
+
+/// A whole decimal number and nothing else (no sign, no spaces), as systemd's safe_atou64
+/// accepts for these variables.
+template <typename T>
+std::optional<T> parse_decimal(const char* s) {
+  if (s == nullptr || *s < '0' || *s > '9') return std::nullopt;
+  T v{};
+  const char* end = s + std::strlen(s);
+  auto [p, ec] = std::from_chars(s, end, v);
+  if (ec != std::errc() || p != end) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+std::optional<NotifyAddress> parse_notify_socket(const char* value) {
+  if (value == nullptr || (value[0] != '/' && value[0] != '@')) return std::nullopt;
+  std::size_t n = std::strlen(value);
+  NotifyAddress a;
+  a.addr.sun_family = AF_UNIX;
+  // Like systemd, room for a terminating NUL is required of abstract names too.
+  if (n < 2 || n + 1 > sizeof a.addr.sun_path) return std::nullopt;
+  std::memcpy(a.addr.sun_path, value, n);
+  // A path is NUL-terminated (the length counts the NUL, as systemd's does); an abstract
+  // name starts with a NUL byte and is exactly as long as it is, without a terminator.
+  if (value[0] == '@') {
+    a.addr.sun_path[0] = '\0';
+    a.len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n);
+  } else {
+    a.len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n + 1);
+  }
+  return a;
+}
+
+std::uint64_t watchdog_usec(const char* usec, const char* pid, pid_t self) {
+  auto u = parse_decimal<std::uint64_t>(usec);
+  // systemd's USEC_INFINITY (all bits set) means "no limit", which is no watchdog.
+  if (!u || *u == 0 || *u == UINT64_MAX) return 0;
+  if (pid != nullptr) {
+    auto p = parse_decimal<pid_t>(pid);
+    if (!p || *p <= 0 || *p != self) return 0;
+  }
+  return *u;
+}
+
+bool send_notification(const NotifyAddress& to, std::string_view message) {
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  ssize_t n = ::sendto(fd, message.data(), message.size(), MSG_NOSIGNAL,
+                       reinterpret_cast<const sockaddr*>(&to.addr), to.len);
+  int saved = errno;
+  ::close(fd);
+  errno = saved;
+  return n == static_cast<ssize_t>(message.size());
+}
+
+Notifier::Notifier(async::Loop& loop)
+    : loop_(loop), to_(parse_notify_socket(std::getenv("NOTIFY_SOCKET"))) {
+  const char* v = std::getenv("NOTIFY_SOCKET");
+  if (v != nullptr && *v != '\0' && !to_)
+    spdlog::warn("systemd: NOTIFY_SOCKET={} is not a socket kairosd can notify; not notifying",
+                 v);
+}
 
 void Notifier::send(const std::string& msg) {
-  int rc = ::sd_notify(0, msg.c_str());
-  if (rc < 0) spdlog::debug("sd_notify failed: {}", rc);
+  if (!to_) return;
+  if (!send_notification(*to_, msg)) spdlog::debug("sd_notify failed: {}", std::strerror(errno));
 }
 
 void Notifier::ready(const std::string& s) { send("READY=1\nSTATUS=" + s); }
@@ -30,11 +97,12 @@ void Notifier::stopping(const std::string& s) { send("STOPPING=1\nSTATUS=" + s);
 void Notifier::status(const std::string& s) { send("STATUS=" + s); }
 
 void Notifier::start_watchdog() {
-  uint64_t usec = 0;
-  // sd_watchdog_enabled() looks at WATCHDOG_USEC alone; without NOTIFY_SOCKET every ping
-  // would be a no-op wakeup (a stray WATCHDOG_USEC in a terminal or a job's environment).
-  if (::getenv("NOTIFY_SOCKET") == nullptr) return;
-  if (::sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
+  // Without a socket to ping every ping would be a wake-up for nothing (a stray
+  // WATCHDOG_USEC in a terminal or a job's environment).
+  if (!to_) return;
+  std::uint64_t usec =
+      watchdog_usec(std::getenv("WATCHDOG_USEC"), std::getenv("WATCHDOG_PID"), ::getpid());
+  if (usec == 0) return;
   uv_timer_init(loop_.uv(), watchdog_.get());
   watchdog_.mark_initialized();
   watchdog_.get()->data = this;
