@@ -1,9 +1,11 @@
 // kairosd: the kairos job scheduler daemon. Runs in the foreground, logs to stderr.
+#include <getopt.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -28,24 +30,66 @@ class SyslogPrefix : public spdlog::custom_flag_formatter {
   }
 };
 
+constexpr const char* kUsage =
+    "Usage: kairosd [OPTIONS]\n"
+    "kairosd - job scheduler daemon (foreground; logs to stderr)\n"
+    "\n"
+    "  -c, --config FILE     configuration file (default /etc/kairos/kairos.yaml)\n"
+    "      --state-dir DIR   keep the database and socket in DIR (overrides the defaults,\n"
+    "                        not values set in the file)\n"
+    "      --log-level LEVEL trace, debug, info (default), warn, error\n"
+    "      --version         print the version and exit\n"
+    "  -h, --help            print this help and exit\n"
+    "\n"
+    "Example:\n"
+    "  kairosd --config etc/kairos.yaml --state-dir ./state\n";
+
+/// Exit status for a usage error, as kairosctl's (docs/cli.md).
+constexpr int kUsageError = 2;
+
+int usage_error(const char* what) {
+  std::fprintf(stderr, "kairosd: %s\nTry 'kairosd --help' for more information.\n", what);
+  return kUsageError;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   // Before any thread exists, so every thread inherits it (see async/process.h).
   kairos::async::block_sigchld();
-  CLI::App app{"kairosd - job scheduler daemon (foreground; logs to stderr)"};
+  // Four flags: getopt_long, not CLI11. CLI11's parser costs kairosd 158 KiB of code, all of
+  // it resident for the daemon's life (docs/PERFORMANCE.md, "RSS at rest"); kairosctl,
+  // with its subcommands, keeps CLI11.
   std::string config = "/etc/kairos/kairos.yaml";
   std::string state_dir;
   std::string log_level = "info";
-  app.add_option("-c,--config", config, "configuration file")->capture_default_str();
-  app.add_option("--state-dir", state_dir,
-                 "keep the database and socket in DIR (overrides the defaults, not values set "
-                 "in the file)");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
-      ->capture_default_str();
-  app.set_version_flag("--version", "kairosd 0.1.0");
-  app.footer("Example:\n  kairosd --config etc/kairos.yaml --state-dir ./state");
-  CLI11_PARSE(app, argc, argv);
+  enum { kStateDir = 256, kLogLevel, kVersion };
+  static const option kOptions[] = {{"config", required_argument, nullptr, 'c'},
+                                    {"state-dir", required_argument, nullptr, kStateDir},
+                                    {"log-level", required_argument, nullptr, kLogLevel},
+                                    {"version", no_argument, nullptr, kVersion},
+                                    {"help", no_argument, nullptr, 'h'},
+                                    {nullptr, 0, nullptr, 0}};
+  ::opterr = 0;  // our own message, in one style
+  for (int c; (c = ::getopt_long(argc, argv, ":c:h", kOptions, nullptr)) != -1;) {
+    switch (c) {
+      case 'c': config = ::optarg; break;
+      case kStateDir: state_dir = ::optarg; break;
+      case kLogLevel: log_level = ::optarg; break;
+      case kVersion: std::fputs("kairosd 0.1.0\n", stdout); return 0;
+      case 'h': std::fputs(kUsage, stdout); return 0;
+      case ':': return usage_error((std::string(argv[::optind - 1]) + " needs a value").c_str());
+      default: return usage_error((std::string("unknown option ") + argv[::optind - 1]).c_str());
+    }
+  }
+  if (::optind < argc)
+    return usage_error((std::string("unexpected argument ") + argv[::optind]).c_str());
+  // spdlog reads an unknown name as "off": a typo must not silence the daemon.
+  auto level = spdlog::level::from_str(log_level);
+  if (level == spdlog::level::off && log_level != "off")
+    return usage_error(("--log-level " + log_level +
+                        ": expected trace, debug, info, warn, error, critical or off")
+                           .c_str());
 
   auto logger = spdlog::stderr_color_mt("kairosd");
   spdlog::set_default_logger(logger);
@@ -56,7 +100,7 @@ int main(int argc, char** argv) {
   formatter->set_pattern(std::getenv("INVOCATION_ID") ? "%*%l %v"
                                                       : "%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   spdlog::set_formatter(std::move(formatter));
-  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_level(level);
 
   // Bench only (bench/load): KAIROS_BENCH_BALLAST_MIB=N allocates and touches N MiB at start,
   // so the spawn path can be measured with a large resident set (fork() slows down with RSS;

@@ -304,5 +304,30 @@ TEST(Foundation, IdleDaemonDoesNotWakeUp) {
   d.stop();
 }
 
+TEST(Foundation, KairosdCommandLine) {
+  int st = -1;
+  EXPECT_EQ(sh(std::string(KAIROSD_PATH) + " --version", &st), "kairosd 0.1.0\n");
+  EXPECT_EQ(st, 0);
+  std::string help = sh(std::string(KAIROSD_PATH) + " --help", &st);
+  EXPECT_EQ(st, 0);
+  for (const char* flag : {"--config", "--state-dir", "--log-level", "--version"})
+    EXPECT_NE(help.find(flag), std::string::npos) << flag << " missing from --help:\n" << help;
+  // Usage errors: exit 2 (as kairosctl's) and a message that says what is wrong, on stderr.
+  struct Case {
+    const char* args;
+    const char* message;
+  };
+  for (const Case& c : {Case{"--bogus", "unknown option --bogus"},
+                        Case{"--config", "--config needs a value"},
+                        Case{"extra", "unexpected argument extra"},
+                        // spdlog would read an unknown level as "off": refused instead.
+                        Case{"--log-level loud", "--log-level loud: expected"}}) {
+    std::string err = sh(std::string(KAIROSD_PATH) + " " + c.args + " 2>&1 >/dev/null", &st);
+    EXPECT_EQ(st, 2) << c.args;
+    EXPECT_NE(err.find(c.message), std::string::npos) << c.args << ": " << err;
+    EXPECT_NE(err.find("kairosd --help"), std::string::npos) << err;
+  }
+}
+
 }  // namespace
 }  // namespace kairos::testing
