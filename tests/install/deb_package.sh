@@ -25,8 +25,10 @@ info=$(dpkg-deb -I "$deb")
 contents=$(dpkg-deb -c "$deb" | awk '{print $6}')
 echo "$info" | grep -q '^ Package: kairos$' || fail "package name: $info"
 # dpkg-shlibdeps found the shared libraries kairosd links.
-# (libsystemd0: always a shared library; libuv, yaml-cpp and SQLite are static by default.)
-echo "$info" | grep -q '^ Depends: .*libsystemd0' || fail "Depends lacks libsystemd0: $info"
+# (libdate-tz3: always a shared library; libuv, yaml-cpp and SQLite are static by default.)
+echo "$info" | grep -q '^ Depends: .*libdate-tz3' || fail "Depends lacks libdate-tz3: $info"
+# kairosd speaks sd_notify's protocol itself (daemon/notify.h): no libsystemd0.
+! echo "$info" | grep -q '^ Depends: .*libsystemd0' || fail "Depends has libsystemd0: $info"
 echo "$info" | grep -q '^ Depends: .*adduser' || fail "Depends lacks adduser: $info"
 # A DT_RELR kairosd (linked with -z pack-relative-relocs) needs glibc >= 2.36, which
 # dpkg-shlibdeps cannot see: the package must say so itself.
