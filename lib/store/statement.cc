@@ -38,11 +38,21 @@ void Connection::exec(const char* sql) {
   }
 }
 
-Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
+Statement::Statement(sqlite3* db, std::string_view sql) : db_(db), sql_(sql) { prepare(); }
+
+Statement Statement::deferred(sqlite3* db, std::string sql) {
+  Statement s;
+  s.db_ = db;
+  s.sql_ = std::move(sql);
+  return s;
+}
+
+void Statement::prepare() {
   // SQLITE_PREPARE_PERSISTENT: these statements live as long as the connection.
-  int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
+  int rc = sqlite3_prepare_v3(db_, sql_.data(), static_cast<int>(sql_.size()),
                               SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
-  if (rc != SQLITE_OK) throw_error(db, rc, "prepare \"" + std::string(sql) + "\"");
+  if (rc != SQLITE_OK) throw_error(db_, rc, "prepare \"" + sql_ + "\"");
+  sql_ = std::string();  // its memory back: the statement holds its own copy
 }
 
 Statement& Statement::operator=(Statement&& o) noexcept {
@@ -50,6 +60,7 @@ Statement& Statement::operator=(Statement&& o) noexcept {
     sqlite3_finalize(stmt_);
     db_ = o.db_;
     stmt_ = std::exchange(o.stmt_, nullptr);
+    sql_ = std::move(o.sql_);
   }
   return *this;
 }

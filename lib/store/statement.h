@@ -45,8 +45,14 @@ class Statement {
  public:
   Statement() = default;
   Statement(sqlite3* db, std::string_view sql);
+  /// Prepared at its first use(): a statement costs its connection about 4 KB, and each of
+  /// the daemon's connections uses only some of a Store's statements.
+  static Statement deferred(sqlite3* db, std::string sql);
   ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(Statement&& o) noexcept : db_(o.db_), stmt_(o.stmt_) { o.stmt_ = nullptr; }
+  Statement(Statement&& o) noexcept
+      : db_(o.db_), stmt_(o.stmt_), sql_(std::move(o.sql_)) {
+    o.stmt_ = nullptr;
+  }
   Statement& operator=(Statement&& o) noexcept;
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
@@ -86,12 +92,18 @@ class Statement {
     Statement& s_;
   };
 
-  Use use() { return Use(*this); }
-  explicit operator bool() const { return stmt_ != nullptr; }
+  Use use() {
+    if (stmt_ == nullptr) prepare();
+    return Use(*this);
+  }
+  /// Whether it was created (deferred or not); false for a default-constructed one.
+  explicit operator bool() const { return stmt_ != nullptr || !sql_.empty(); }
 
  private:
+  void prepare();
   sqlite3* db_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;
+  std::string sql_;  // a deferred statement's SQL until it is prepared
 };
 
 }  // namespace kairos::store::detail

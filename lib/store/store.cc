@@ -62,7 +62,7 @@ constexpr const char* kDoneStatuses =
 struct Store::Impl {
   explicit Impl(Connection c) : db(std::move(c)) {
     sqlite3* h = db.get();
-    auto prep = [h](const std::string& sql) { return Statement(h, sql); };
+    auto prep = [h](std::string sql) { return Statement::deferred(h, std::move(sql)); };
     // Once per loop turn each: prepared, not parsed every time by sqlite3_exec.
     begin_tx = prep("BEGIN IMMEDIATE");
     commit_tx = prep("COMMIT");
