@@ -55,6 +55,13 @@ void Statement::prepare() {
   sql_ = std::string();  // its memory back: the statement holds its own copy
 }
 
+void Statement::release() {
+  if (stmt_ == nullptr) return;
+  sql_ = sqlite3_sql(stmt_);
+  sqlite3_finalize(stmt_);
+  stmt_ = nullptr;
+}
+
 Statement& Statement::operator=(Statement&& o) noexcept {
   if (this != &o) {
     sqlite3_finalize(stmt_);

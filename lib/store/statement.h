@@ -96,6 +96,9 @@ class Statement {
     if (stmt_ == nullptr) prepare();
     return Use(*this);
   }
+  /// Finalizes it, keeping its SQL: the next use() prepares it again. Frees what a statement
+  /// that is rarely or never used again (a start-up query) holds. Not inside a Use scope.
+  void release();
   /// Whether it was created (deferred or not); false for a default-constructed one.
   explicit operator bool() const { return stmt_ != nullptr || !sql_.empty(); }
 

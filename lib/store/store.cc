@@ -162,6 +162,19 @@ struct Store::Impl {
       recover_runs, first_job, next_job, nth_newest, prune_job, prune_age;
   // history() variants by filter mask (job=1, status=2, since=4), prepared on first use.
   std::array<Statement, 8> history;
+
+  /// Every statement above but BEGIN and COMMIT, which run every loop turn (keep the list
+  /// next to the members).
+  template <typename F>
+  void each_statement(F f) {
+    for (Statement* st : {&delete_run, &insert_run, &set_run_status, &finish_run, &insert_attempt,
+                          &finish_attempt, &put_job_state, &get_job_state, &get_run,
+                          &get_attempts, &last_result, &last_scheduled, &recover_attempts,
+                          &recover_runs, &first_job, &next_job, &nth_newest, &prune_job,
+                          &prune_age})
+      f(*st);
+    for (Statement& st : history) f(st);
+  }
   int depth = 0;
   std::function<void(int)> wal_hook;
   bool doomed = false;  // an inner level rolled back: the outermost must not commit
@@ -435,7 +448,10 @@ std::int64_t Store::max_run_id() {
   return q.step() ? q.int64(0) : 0;
 }
 
-void Store::release_memory() { sqlite3_db_release_memory(impl_->db.get()); }
+void Store::release_memory() {
+  impl_->each_statement([](Statement& st) { st.release(); });
+  sqlite3_db_release_memory(impl_->db.get());
+}
 
 void Store::begin() {
   if (impl_->depth == 0) {

@@ -138,7 +138,8 @@ class Store {
   std::optional<Millis> last_scheduled(const std::string& job);
   /// The largest run id in the table (0 when it is empty).
   std::int64_t max_run_id();
-  /// Drops this connection's cached pages (sqlite3_db_release_memory): after start-up reads.
+  /// Drops this connection's cached pages (sqlite3_db_release_memory) and its prepared
+  /// statements, which are prepared again at their next use: after start-up reads.
   void release_memory();
 
   // --- batching -----------------------------------------------------------------------

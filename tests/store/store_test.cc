@@ -491,6 +491,39 @@ TEST_F(StoreTest, JobStateRoundTripsAndUpdatesInPlace) {
   EXPECT_EQ(Raw(path_).one("SELECT count(*) FROM job_state"), "1");
 }
 
+TEST_F(StoreTest, ReleasingMemoryFreesPreparedStatementsThatWorkAgainAtTheirNextUse) {
+  auto s = open();
+  std::int64_t a1 = s->insert_run(run("a", "succeeded", kT0 + 100));
+  HistoryFilter f;
+  f.job = "a";
+  ASSERT_EQ(ids(s->history(f)), (std::vector<std::int64_t>{a1}));
+  JobState st;
+  st.job = "a";
+  st.anchor = kT0;
+  s->put_job_state(st);
+  ASSERT_TRUE(s->job_state("a"));
+  // The statements these calls prepared hold SQLite memory; releasing gives it back.
+  sqlite3_int64 before = sqlite3_memory_used();
+  s->release_memory();
+  EXPECT_LT(sqlite3_memory_used(), before - 8 * 1024) << "nothing was released";
+  // Every one of them is prepared again when it is next used.
+  std::int64_t a2 = s->insert_run(run("a", "failed", kT0 + 200));
+  EXPECT_EQ(ids(s->history(f)), (std::vector<std::int64_t>{a2, a1}));
+  st.last_fired = kT0 + 200;
+  s->put_job_state(st);
+  auto got = s->job_state("a");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->last_fired, kT0 + 200);
+  // Inside a transaction too: finalizing a statement does not end the transaction.
+  {
+    Store::Transaction tx(*s);
+    s->insert_run(run("a", "succeeded", kT0 + 300));
+    s->release_memory();
+    s->insert_run(run("a", "succeeded", kT0 + 400));
+  }
+  EXPECT_EQ(s->history(f).size(), 4u);
+}
+
 // ---- recovery and pruning ----------------------------------------------------------------
 
 TEST_F(StoreTest, RecoverInterruptedEndsActiveRunsAndAttempts) {
