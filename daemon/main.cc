@@ -37,7 +37,7 @@ constexpr const char* kUsage =
     "  -c, --config FILE     configuration file (default /etc/kairos/kairos.yaml)\n"
     "      --state-dir DIR   keep the database and socket in DIR (overrides the defaults,\n"
     "                        not values set in the file)\n"
-    "      --log-level LEVEL trace, debug, info (default), warn, error\n"
+    "      --log-level LEVEL trace, debug, info (default), warn, error, critical, off\n"
     "      --version         print the version and exit\n"
     "  -h, --help            print this help and exit\n"
     "\n"

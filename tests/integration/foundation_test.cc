@@ -312,6 +312,9 @@ TEST(Foundation, KairosdCommandLine) {
   EXPECT_EQ(st, 0);
   for (const char* flag : {"--config", "--state-dir", "--log-level", "--version"})
     EXPECT_NE(help.find(flag), std::string::npos) << flag << " missing from --help:\n" << help;
+  // Every level --log-level accepts is named.
+  for (const char* level : {"trace", "debug", "info", "warn", "error", "critical", "off"})
+    EXPECT_NE(help.find(level), std::string::npos) << level << " missing from --help:\n" << help;
   // Usage errors: exit 2 (as kairosctl's) and a message that says what is wrong, on stderr.
   struct Case {
     const char* args;
