@@ -70,9 +70,9 @@ bool send_notification(const NotifyAddress& to, std::string_view message) {
   return n == static_cast<ssize_t>(message.size());
 }
 
-Notifier::Notifier(async::Loop& loop)
-    : loop_(loop), to_(parse_notify_socket(std::getenv("NOTIFY_SOCKET"))) {
+Notifier::Notifier(async::Loop& loop) : loop_(loop) {
   const char* v = std::getenv("NOTIFY_SOCKET");
+  to_ = parse_notify_socket(v);
   if (v != nullptr && *v != '\0' && !to_)
     spdlog::warn("systemd: NOTIFY_SOCKET={} is not a socket kairosd can notify; not notifying",
                  v);

@@ -38,7 +38,7 @@ void Connection::exec(const char* sql) {
   }
 }
 
-Statement::Statement(sqlite3* db, std::string_view sql) : db_(db), sql_(sql) { prepare(); }
+Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) { prepare(sql); }
 
 Statement Statement::deferred(sqlite3* db, std::string sql) {
   Statement s;
@@ -47,11 +47,15 @@ Statement Statement::deferred(sqlite3* db, std::string sql) {
   return s;
 }
 
-void Statement::prepare() {
+void Statement::prepare(std::string_view sql) {
   // SQLITE_PREPARE_PERSISTENT: these statements live as long as the connection.
-  int rc = sqlite3_prepare_v3(db_, sql_.data(), static_cast<int>(sql_.size()),
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
                               SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
-  if (rc != SQLITE_OK) throw_error(db_, rc, "prepare \"" + sql_ + "\"");
+  if (rc != SQLITE_OK) throw_error(db_, rc, "prepare \"" + std::string(sql) + "\"");
+}
+
+void Statement::prepare_deferred() {
+  prepare(sql_);
   sql_ = std::string();  // its memory back: the statement holds its own copy
 }
 

@@ -93,7 +93,7 @@ class Statement {
   };
 
   Use use() {
-    if (stmt_ == nullptr) prepare();
+    if (stmt_ == nullptr) prepare_deferred();
     return Use(*this);
   }
   /// Finalizes it, keeping its SQL: the next use() prepares it again. Frees what a statement
@@ -103,7 +103,8 @@ class Statement {
   explicit operator bool() const { return stmt_ != nullptr || !sql_.empty(); }
 
  private:
-  void prepare();
+  void prepare(std::string_view sql);
+  void prepare_deferred();
   sqlite3* db_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;
   std::string sql_;  // a deferred statement's SQL until it is prepared
