@@ -90,7 +90,7 @@ bool Service::setup(const config::Config& cfg) {
   }
   store_ = store::Store::open(cfg.daemon.database, &err);
   if (!store_) {
-    spdlog::critical("database {}: {}", cfg.daemon.database, err);
+    spdlog::critical("database {}", err);  // err starts with the path
     return false;
   }
   Millis now = now_ms();
@@ -110,7 +110,7 @@ bool Service::setup(const config::Config& cfg) {
   // The history thread writes through a connection of its own; store_ serves reads.
   auto writer = store::Store::open(cfg.daemon.database, &err);
   if (!writer) {
-    spdlog::critical("database {}: {}", cfg.daemon.database, err);
+    spdlog::critical("database {}", err);  // err starts with the path
     return false;
   }
   history_ = std::make_unique<History>(*loop_, *store_, std::move(writer), cfg.daemon.database);
