@@ -100,4 +100,37 @@ bool migrate(Connection& db, std::string* error) {
   }
 }
 
+bool virtual_tables_usable(Connection& db, std::string* error) {
+  Statement tables(db.get(),
+                   "SELECT name FROM sqlite_schema "
+                   "WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'");
+  auto q = tables.use();
+  while (q.step()) {
+    std::string name = q.bytes(0);
+    std::string quoted = "\"";
+    for (char c : name) {
+      quoted += c;
+      if (c == '"') quoted += '"';
+    }
+    quoted += '"';
+    // Opening a virtual table connects it to its module, so this fails when the module is
+    // missing; LIMIT 0 reads nothing.
+    std::string why;
+    try {
+      Statement probe(db.get(), "SELECT 1 FROM " + quoted + " LIMIT 0");
+    } catch (const Error&) {
+      why = sqlite3_errmsg(db.get());
+    }
+    if (!why.empty()) {
+      *error = "virtual table " + quoted + " cannot be opened (" + why + "); " +
+#ifdef KAIROS_SQLITE_WITHOUT_FTS_RTREE
+               "kairosd's SQLite has no FTS or R-tree modules: " +
+#endif
+               "move the table to a database file of its own and ATTACH it where you query";
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace kairos::store::detail

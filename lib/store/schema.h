@@ -22,4 +22,10 @@ bool migrate(Connection& db, std::string* error);
 /// PRAGMA user_version.
 int schema_version(Connection& db);
 
+/// Whether every virtual table in the file opens with this build's SQLite, which has no FTS
+/// or R-tree modules (sqlite_builtins.cc). A trigger on the history tables that writes to
+/// one it cannot open would fail every write of the daemon's, so the file is refused up
+/// front, with *error naming the table and what to do. Throws Error on SQLite failures.
+bool virtual_tables_usable(Connection& db, std::string* error);
+
 }  // namespace kairos::store::detail

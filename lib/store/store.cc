@@ -217,6 +217,7 @@ std::unique_ptr<Store> Store::open(const std::string& path, std::string* error) 
     db.exec(kJournalSizeLimit);
     std::string msg;
     if (!detail::migrate(db, &msg)) return fail(msg);
+    if (!detail::virtual_tables_usable(db, &msg)) return fail(msg);
     auto impl = std::make_unique<Impl>(std::move(db));
     return std::unique_ptr<Store>(new Store(std::move(impl)));
   } catch (const Error& e) {

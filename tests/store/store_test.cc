@@ -70,6 +70,14 @@ class Raw {
         << (err != nullptr ? err : "");
     sqlite3_free(err);
   }
+  // The error of SQL that should fail ("" when it succeeds).
+  std::string error_of(const std::string& sql) {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+    std::string out = rc == SQLITE_OK ? "" : (err != nullptr ? err : sqlite3_errstr(rc));
+    sqlite3_free(err);
+    return out;
+  }
 
  private:
   sqlite3* db_ = nullptr;
@@ -226,6 +234,39 @@ TEST_F(StoreTest, AForeignTableInAnUnversionedFileIsAnError) {
   EXPECT_EQ(Store::open(path_, &err), nullptr);
   EXPECT_NE(err.find("already exists"), std::string::npos) << err;
 }
+
+// ---- the SQLite kairos links -------------------------------------------------------------
+
+#ifdef KAIROS_SQLITE_WITHOUT_FTS_RTREE
+TEST_F(StoreTest, SqliteCarriesNoFullTextOrRtreeModules) {
+  // lib/store/sqlite_builtins.cc keeps them out of the link (a quarter MiB less resident).
+  Raw raw(path_);
+  for (std::string module : {"fts3", "fts4", "fts5", "rtree"})
+    EXPECT_EQ(raw.error_of("CREATE VIRTUAL TABLE t_" + module + " USING " + module + "(a, b, c)"),
+              "no such module: " + module);
+  // The rest of SQLite is all there: another virtual table module, and JSON.
+  EXPECT_EQ(raw.error_of("CREATE VIRTUAL TABLE s USING dbstat"), "");
+  EXPECT_EQ(raw.one("SELECT json_extract('{\"a\": 2}', '$.a')"), "2");
+}
+
+TEST_F(StoreTest, AVirtualTableItsSqliteCannotOpenIsRefusedSayingWhatToDo) {
+  { auto s = open(); }
+  // The sqlite3 shell is Debian's whole SQLite: a user adds a full-text index by hand.
+  const std::string shell = "sqlite3 '" + path_ + "' ";
+  ASSERT_EQ(std::system((shell + "'CREATE VIRTUAL TABLE runs_fts USING fts5(output)'").c_str()), 0);
+  std::string err;
+  EXPECT_EQ(Store::open(path_, &err), nullptr);
+  EXPECT_NE(err.find("history.db: virtual table \"runs_fts\" cannot be opened "
+                     "(no such module: fts5); kairosd's SQLite has no FTS or R-tree modules: "
+                     "move the table to a database file of its own"),
+            std::string::npos)
+      << err;
+  // Moved out, the file opens again; a virtual table this SQLite has is no obstacle.
+  ASSERT_EQ(std::system((shell + "'DROP TABLE runs_fts'").c_str()), 0);
+  { Raw(path_).exec("CREATE VIRTUAL TABLE pages USING dbstat"); }
+  EXPECT_NE(open(), nullptr);
+}
+#endif
 
 // ---- fds ---------------------------------------------------------------------------------
 
