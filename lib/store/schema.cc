@@ -1,6 +1,7 @@
 #include "store/schema.h"
 
 #include <array>
+#include <memory>
 
 namespace kairos::store::detail {
 namespace {
@@ -107,22 +108,19 @@ bool virtual_tables_usable(Connection& db, std::string* error) {
   auto q = tables.use();
   while (q.step()) {
     std::string name = q.bytes(0);
-    std::string quoted = "\"";
-    for (char c : name) {
-      quoted += c;
-      if (c == '"') quoted += '"';
-    }
-    quoted += '"';
     // Opening a virtual table connects it to its module, so this fails when the module is
-    // missing; LIMIT 0 reads nothing.
+    // missing; LIMIT 0 reads nothing. %w quotes the name as an identifier.
+    std::unique_ptr<char, void (*)(void*)> sql(
+        sqlite3_mprintf("SELECT 1 FROM \"%w\" LIMIT 0", name.c_str()), &sqlite3_free);
+    if (!sql) throw Error("out of memory", SQLITE_NOMEM);
     std::string why;
     try {
-      Statement probe(db.get(), "SELECT 1 FROM " + quoted + " LIMIT 0");
+      Statement probe(db.get(), sql.get());
     } catch (const Error&) {
       why = sqlite3_errmsg(db.get());
     }
     if (!why.empty()) {
-      *error = "virtual table " + quoted + " cannot be opened (" + why + "); " +
+      *error = "virtual table \"" + name + "\" cannot be opened (" + why + "); " +
 #ifdef KAIROS_SQLITE_WITHOUT_FTS_RTREE
                "kairosd's SQLite has no FTS or R-tree modules: " +
 #endif
