@@ -22,6 +22,8 @@ using kairos::store::AttemptRow;
 using kairos::store::HistoryFilter;
 using kairos::store::Millis;
 using kairos::store::RunRow;
+using kairos::store::RunStatus;
+using kairos::store::Trigger;
 using kairos::store::Store;
 
 namespace {
@@ -45,8 +47,8 @@ std::unique_ptr<Store> open_store(const std::string& name) {
 RunRow make_run(int i) {
   RunRow r;
   r.job = "job-" + std::to_string(i % kJobs);
-  r.trigger = "schedule";
-  r.status = "running";
+  r.trigger = Trigger::schedule;
+  r.status = RunStatus::running;
   r.scheduled_at = kT0 + i * 1000LL;
   r.started_at = *r.scheduled_at + 3;
   return r;
@@ -55,7 +57,7 @@ RunRow make_run(int i) {
 void finish(Store& s, std::int64_t id, int i) {
   RunRow done;
   done.id = id;
-  done.status = i % 10 == 0 ? "failed" : "succeeded";
+  done.status = i % 10 == 0 ? RunStatus::failed : RunStatus::succeeded;
   done.finished_at = kT0 + i * 1000LL + 500;
   done.attempts = 1;
   done.exit_code = i % 10 == 0 ? 1 : 0;
@@ -112,13 +114,13 @@ void BM_RealisticRunTwoCommits4KiBOutput(benchmark::State& state) {
       id = s->insert_run(make_run(i));
       a.run_id = id;
       a.attempt = 1;
-      a.status = "running";
+      a.status = RunStatus::running;
       a.started_at = kT0 + i;
       s->insert_attempt(a);
     }
     {
       Store::Transaction tx(*s);
-      a.status = "succeeded";
+      a.status = RunStatus::succeeded;
       a.finished_at = kT0 + i + 10;
       a.exit_code = 0;
       a.output = output;
@@ -168,7 +170,7 @@ BENCHMARK(BM_Last100RunsOfAJob_1M)->Unit(benchmark::kMicrosecond);
 void BM_Last100FailedSince_1M(benchmark::State& state) {
   Store& s = big_store();
   HistoryFilter f;
-  f.status = "failed";
+  f.status = RunStatus::failed;
   f.since = kT0 + (kBigRuns - 5000) * 1000LL;  // the newest ~500 failures qualify
   f.limit = 100;
   for (auto _ : state) {

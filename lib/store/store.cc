@@ -9,6 +9,7 @@
 
 #include "store/schema.h"
 #include "store/statement.h"
+#include "store/words.h"
 
 namespace kairos::store {
 
@@ -30,15 +31,21 @@ constexpr const char* kRunColumns =
     R"(id, job, "trigger", scheduled_at, started_at, finished_at, status, attempts, exit_code,)"
     R"( signal, error, missed_count, missed_until)";
 
+/// A stored word read back; a word kairos does not know (written by hand) reads as the
+/// nearest neutral one rather than failing the whole query.
+RunStatus status_at(const Statement::Use& q, int col) {
+  return parse_run_status(q.bytes(col)).value_or(RunStatus::interrupted);
+}
+
 RunRow read_run(const Statement::Use& q) {
   RunRow r;
   r.id = q.int64(0);
   r.job = q.bytes(1);
-  r.trigger = q.bytes(2);
+  r.trigger = parse_trigger(q.bytes(2)).value_or(Trigger::manual);
   r.scheduled_at = q.opt_int64(3);
   r.started_at = q.opt_int64(4);
   r.finished_at = q.opt_int64(5);
-  r.status = q.bytes(6);
+  r.status = status_at(q, 6);
   r.attempts = q.int64(7);
   r.exit_code = q.opt_int64(8);
   r.signal = q.opt_int64(9);
@@ -52,10 +59,24 @@ std::string runs_select(const std::string& tail) {
   return std::string("SELECT ") + kRunColumns + " FROM runs " + tail;
 }
 
-// Statuses that end a run, plus the two that never start one. Pruning only deletes these:
-// a queued or running row is one the daemon is about to update.
-constexpr const char* kDoneStatuses =
-    "('succeeded','failed','timed_out','cancelled','skipped','missed','interrupted')";
+/// "('a','b')": an SQL list of stored words.
+template <class Word>
+std::string sql_list(std::initializer_list<Word> words) {
+  std::string out = "(";
+  for (Word w : words) out.append(out.size() > 1 ? ",'" : "'").append(to_string(w)).append("'");
+  return out + ")";
+}
+
+/// Statuses that end a run, plus the two that never start one. Pruning only deletes these:
+/// a queued or running row is one the daemon is about to update.
+std::string done_statuses() {
+  std::string out = "(";
+  for (int i = 0; i < kRunStatusCount; ++i) {
+    auto s = static_cast<RunStatus>(i);
+    if (is_final(s)) out.append(out.size() > 1 ? ",'" : "'").append(to_string(s)).append("'");
+  }
+  return out + ")";
+}
 
 }  // namespace
 
@@ -100,23 +121,25 @@ struct Store::Impl {
         R"(SELECT run_id, attempt, started_at, finished_at, status, exit_code, signal, output,
              output_truncated, error FROM attempts WHERE run_id = ?1 ORDER BY attempt)");
     last_result = prep(
-        runs_select("WHERE job = ?1 AND status NOT IN ('skipped', 'missed', 'queued', 'running') "
-                    "ORDER BY id DESC LIMIT 1"));
+        runs_select("WHERE job = ?1 AND status NOT IN " +
+                    sql_list({RunStatus::skipped, RunStatus::missed, RunStatus::queued,
+                              RunStatus::running}) +
+                    " ORDER BY id DESC LIMIT 1"));
     // A missed row's last firing is missed_until, not scheduled_at. The newest row, found
     // through runs_job_id at once, rather than the max over every row of the job.
     last_scheduled = prep(
-        R"(SELECT coalesce(missed_until, scheduled_at) FROM runs
-           WHERE job = ?1 AND "trigger" <> 'manual' ORDER BY id DESC LIMIT 1)");
+        R"(SELECT coalesce(missed_until, scheduled_at) FROM runs WHERE job = ?1 AND "trigger" <> ')" +
+        std::string(to_string(Trigger::manual)) + "' ORDER BY id DESC LIMIT 1");
     // Only attempts of active runs: goes through the attempts primary key instead of
     // scanning every attempt ever kept. An active attempt always belongs to an active run.
-    recover_attempts = prep(
-        R"(UPDATE attempts SET status = 'interrupted', finished_at = coalesce(finished_at, ?1),
-             error = ?2
-           WHERE status IN ('running', 'queued')
-             AND run_id IN (SELECT id FROM runs WHERE status IN ('running', 'queued')))");
-    recover_runs = prep(
-        R"(UPDATE runs SET status = 'interrupted', finished_at = ?1, error = ?2
-           WHERE status IN ('running', 'queued'))");
+    const std::string active = sql_list({RunStatus::running, RunStatus::queued});
+    const std::string interrupted(to_string(RunStatus::interrupted));
+    recover_attempts = prep("UPDATE attempts SET status = '" + interrupted +
+                            "', finished_at = coalesce(finished_at, ?1), error = ?2 "
+                            "WHERE status IN " + active +
+                            " AND run_id IN (SELECT id FROM runs WHERE status IN " + active + ")");
+    recover_runs = prep("UPDATE runs SET status = '" + interrupted +
+                        "', finished_at = ?1, error = ?2 WHERE status IN " + active);
     // Per-job pruning walks the distinct jobs through runs_job_id (one seek per job)
     // rather than SELECT DISTINCT over every row.
     first_job = prep("SELECT job FROM runs ORDER BY job LIMIT 1");
@@ -124,11 +147,11 @@ struct Store::Impl {
     nth_newest = prep("SELECT id FROM runs WHERE job = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2");
     // The subqueries carry the LIMIT (DELETE ... LIMIT needs a compile-time option).
     prune_job = prep(std::string("DELETE FROM runs WHERE id IN (SELECT id FROM runs ") +
-                     "WHERE job = ?1 AND id < ?2 AND status IN " + kDoneStatuses +
+                     "WHERE job = ?1 AND id < ?2 AND status IN " + done_statuses() +
                      " ORDER BY id LIMIT ?3)");
     // `status IN (...)` lets SQLite range-scan runs_status_time once per status.
     prune_age = prep(std::string("DELETE FROM runs WHERE id IN (SELECT id FROM runs ") +
-                     "WHERE status IN " + kDoneStatuses +
+                     "WHERE status IN " + done_statuses() +
                      " AND coalesce(scheduled_at, started_at) < ?1 LIMIT ?2)");
   }
 
@@ -265,11 +288,11 @@ std::int64_t Store::recover_interrupted(Millis now) {
 std::int64_t Store::insert_run(const RunRow& row) {
   auto q = impl_->insert_run.use();
   q.bind_text(1, row.job)
-      .bind_text(2, row.trigger)
+      .bind_text(2, to_string(row.trigger))
       .bind(3, row.scheduled_at)
       .bind(4, row.started_at)
       .bind(5, row.finished_at)
-      .bind_text(6, row.status)
+      .bind_text(6, to_string(row.status))
       .bind(7, row.attempts)
       .bind(8, row.exit_code)
       .bind(9, row.signal)
@@ -281,10 +304,10 @@ std::int64_t Store::insert_run(const RunRow& row) {
   return sqlite3_last_insert_rowid(impl_->db.get());
 }
 
-void Store::set_run_status(std::int64_t run_id, const std::string& status,
+void Store::set_run_status(std::int64_t run_id, RunStatus status,
                            std::optional<Millis> started_at) {
   auto q = impl_->set_run_status.use();
-  if (q.bind(1, run_id).bind_text(2, status).bind(3, started_at).run() == 0) {
+  if (q.bind(1, run_id).bind_text(2, to_string(status)).bind(3, started_at).run() == 0) {
     spdlog::warn("history: set_run_status: no run {}", run_id);
   }
 }
@@ -292,7 +315,7 @@ void Store::set_run_status(std::int64_t run_id, const std::string& status,
 void Store::finish_run(const RunRow& row) {
   auto q = impl_->finish_run.use();
   q.bind(1, row.id)
-      .bind_text(2, row.status)
+      .bind_text(2, to_string(row.status))
       .bind(3, row.started_at)
       .bind(4, row.finished_at)
       .bind(5, row.attempts)
@@ -310,7 +333,7 @@ void bind_attempt(Statement::Use& q, const AttemptRow& row, bool with_output) {
       .bind(2, row.attempt)
       .bind(3, row.started_at)
       .bind(4, row.finished_at)
-      .bind_text(5, row.status)
+      .bind_text(5, to_string(row.status))
       .bind(6, row.exit_code)
       .bind(7, row.signal)
       .bind(9, std::int64_t{row.output_truncated ? 1 : 0})
@@ -401,7 +424,7 @@ std::vector<RunRow> Store::history(const HistoryFilter& filter) {
   unsigned mask = (filter.job ? 1U : 0U) | (filter.status ? 2U : 0U) | (filter.since ? 4U : 0U);
   auto q = impl_->history_statement(mask).use();
   if (filter.job) q.bind_text(1, *filter.job);
-  if (filter.status) q.bind_text(2, *filter.status);
+  if (filter.status) q.bind_text(2, to_string(*filter.status));
   if (filter.since) q.bind(3, *filter.since);
   q.bind(4, filter.limit < 1 ? std::int64_t{1} : filter.limit);
   std::vector<RunRow> out;
@@ -419,7 +442,7 @@ std::vector<AttemptRow> Store::attempts(std::int64_t run_id) {
     a.attempt = q.int64(1);
     a.started_at = q.opt_int64(2);
     a.finished_at = q.opt_int64(3);
-    a.status = q.bytes(4);
+    a.status = status_at(q, 4);
     a.exit_code = q.opt_int64(5);
     a.signal = q.opt_int64(6);
     a.output = q.bytes(7);

@@ -25,6 +25,8 @@
 #include <utility>
 #include <vector>
 
+#include "store/words.h"
+
 namespace kairos::store {
 
 /// An unexpected SQLite failure; what() carries SQLite's message, code() its result code.
@@ -43,12 +45,11 @@ using Millis = std::int64_t;
 struct RunRow {
   std::int64_t id = 0;
   std::string job;
-  std::string trigger;  // schedule | manual | catch_up
+  Trigger trigger = Trigger::manual;
   std::optional<Millis> scheduled_at;
   std::optional<Millis> started_at;
   std::optional<Millis> finished_at;
-  // queued running succeeded failed timed_out cancelled skipped missed interrupted
-  std::string status;
+  RunStatus status = RunStatus::queued;
   std::int64_t attempts = 0;
   std::optional<std::int64_t> exit_code;
   std::optional<std::int64_t> signal;
@@ -62,7 +63,7 @@ struct AttemptRow {
   std::int64_t attempt = 0;  // 1-based
   std::optional<Millis> started_at;
   std::optional<Millis> finished_at;
-  std::string status;
+  RunStatus status = RunStatus::running;
   std::optional<std::int64_t> exit_code;
   std::optional<std::int64_t> signal;
   std::string output;  // tail of stdout+stderr
@@ -80,7 +81,7 @@ struct JobState {
 
 struct HistoryFilter {
   std::optional<std::string> job;
-  std::optional<std::string> status;
+  std::optional<RunStatus> status;
   std::optional<Millis> since;  // runs whose scheduled_at (or started_at) >= since
   std::int64_t limit = 50;
 };
@@ -104,7 +105,7 @@ class Store {
   /// New run row; returns its id: row.id when it is not 0 (the daemon assigns ids itself),
   /// else the next free one. status is usually queued or running.
   std::int64_t insert_run(const RunRow& row);
-  void set_run_status(std::int64_t run_id, const std::string& status,
+  void set_run_status(std::int64_t run_id, RunStatus status,
                       std::optional<Millis> started_at);
   /// Final state of a run: status, finished_at, attempts, exit_code, signal, error.
   void finish_run(const RunRow& row);

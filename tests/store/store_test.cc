@@ -24,6 +24,8 @@ using kairos::store::HistoryFilter;
 using kairos::store::JobState;
 using kairos::store::Millis;
 using kairos::store::RunRow;
+using kairos::store::RunStatus;
+using kairos::store::Trigger;
 using kairos::store::Store;
 
 namespace {
@@ -100,14 +102,14 @@ class StoreTest : public ::testing::Test {
     return s;
   }
 
-  static RunRow run(const std::string& job, const std::string& status, Millis at,
-                    const std::string& trigger = "schedule") {
+  static RunRow run(const std::string& job, RunStatus status, Millis at,
+                    Trigger trigger = Trigger::schedule) {
     RunRow r;
     r.job = job;
     r.trigger = trigger;
     r.status = status;
     r.scheduled_at = at;
-    if (status != "queued" && status != "skipped" && status != "missed") r.started_at = at + 1;
+    if (status != RunStatus::queued && status != RunStatus::skipped && status != RunStatus::missed) r.started_at = at + 1;
     return r;
   }
 
@@ -195,7 +197,7 @@ TEST_F(StoreTest, OpeningTwiceKeepsDataAndVersion) {
   std::int64_t id = 0;
   {
     auto s = open();
-    id = s->insert_run(run("a", "succeeded", kT0));
+    id = s->insert_run(run("a", RunStatus::succeeded, kT0));
   }
   {
     auto s = open();
@@ -272,7 +274,7 @@ TEST_F(StoreTest, AVirtualTableItsSqliteCannotOpenIsRefusedSayingWhatToDo) {
 
 TEST_F(StoreTest, DatabaseFdsAreCloseOnExec) {
   auto s = open();
-  s->insert_run(run("a", "running", kT0));  // the -wal and -shm files are open now
+  s->insert_run(run("a", RunStatus::running, kT0));  // the -wal and -shm files are open now
   int seen = 0;
   for (const auto& e : fs::directory_iterator("/proc/self/fd")) {
     std::error_code ec;
@@ -289,23 +291,23 @@ TEST_F(StoreTest, DatabaseFdsAreCloseOnExec) {
 
 TEST_F(StoreTest, RunAndAttemptLifecycleReadsBack) {
   auto s = open();
-  RunRow r = run("backup", "queued", kT0, "catch_up");
+  RunRow r = run("backup", RunStatus::queued, kT0, Trigger::catch_up);
   std::int64_t id = s->insert_run(r);
   EXPECT_GT(id, 0);
-  s->set_run_status(id, "running", kT0 + 5);
+  s->set_run_status(id, RunStatus::running, kT0 + 5);
   AttemptRow a;
   a.run_id = id;
   a.attempt = 1;
   a.started_at = kT0 + 5;
-  a.status = "running";
+  a.status = RunStatus::running;
   s->insert_attempt(a);
   auto mid = s->attempts(id);
   ASSERT_EQ(mid.size(), 1U);
-  EXPECT_EQ(mid[0].status, "running");
+  EXPECT_EQ(mid[0].status, RunStatus::running);
   EXPECT_FALSE(mid[0].finished_at);
 
   a.finished_at = kT0 + 900;
-  a.status = "failed";
+  a.status = RunStatus::failed;
   a.exit_code = 3;
   a.output = "boom\n";
   a.error = "exit status 3";
@@ -316,13 +318,13 @@ TEST_F(StoreTest, RunAndAttemptLifecycleReadsBack) {
   b.attempt = 2;
   b.started_at = kT0 + 2000;
   b.finished_at = kT0 + 2100;
-  b.status = "timed_out";
+  b.status = RunStatus::timed_out;
   b.signal = 9;
   s->finish_attempt(b);
 
   RunRow done;
   done.id = id;
-  done.status = "timed_out";
+  done.status = RunStatus::timed_out;
   done.finished_at = kT0 + 2100;
   done.attempts = 2;
   done.signal = 9;
@@ -332,11 +334,11 @@ TEST_F(StoreTest, RunAndAttemptLifecycleReadsBack) {
   auto got = s->run(id);
   ASSERT_TRUE(got);
   EXPECT_EQ(got->job, "backup");
-  EXPECT_EQ(got->trigger, "catch_up");
+  EXPECT_EQ(got->trigger, Trigger::catch_up);
   EXPECT_EQ(got->scheduled_at, kT0);
   EXPECT_EQ(got->started_at, kT0 + 5);  // kept: finish_run had none
   EXPECT_EQ(got->finished_at, kT0 + 2100);
-  EXPECT_EQ(got->status, "timed_out");
+  EXPECT_EQ(got->status, RunStatus::timed_out);
   EXPECT_EQ(got->attempts, 2);
   EXPECT_FALSE(got->exit_code);
   EXPECT_EQ(got->signal, 9);
@@ -346,7 +348,7 @@ TEST_F(StoreTest, RunAndAttemptLifecycleReadsBack) {
   auto att = s->attempts(id);
   ASSERT_EQ(att.size(), 2U);
   EXPECT_EQ(att[0].attempt, 1);
-  EXPECT_EQ(att[0].status, "failed");
+  EXPECT_EQ(att[0].status, RunStatus::failed);
   EXPECT_EQ(att[0].exit_code, 3);
   EXPECT_EQ(att[0].output, "boom\n");
   EXPECT_EQ(att[0].error, "exit status 3");
@@ -364,7 +366,7 @@ TEST_F(StoreTest, RunAndAttemptLifecycleReadsBack) {
 
 TEST_F(StoreTest, OutputKeepsBinaryBytesNulsAndTheTruncatedFlag) {
   auto s = open();
-  std::int64_t id = s->insert_run(run("bin", "running", kT0));
+  std::int64_t id = s->insert_run(run("bin", RunStatus::running, kT0));
   std::string bytes;
   for (int rep = 0; rep < 3; ++rep) {
     for (int c = 0; c < 256; ++c) bytes.push_back(static_cast<char>(c));
@@ -373,7 +375,7 @@ TEST_F(StoreTest, OutputKeepsBinaryBytesNulsAndTheTruncatedFlag) {
   AttemptRow a;
   a.run_id = id;
   a.attempt = 1;
-  a.status = "succeeded";
+  a.status = RunStatus::succeeded;
   a.output = bytes;
   a.output_truncated = true;
   s->finish_attempt(a);
@@ -396,9 +398,9 @@ TEST_F(StoreTest, UnknownIdsAreValuesNotErrors) {
   EXPECT_FALSE(s->job_state("nope"));
   RunRow r;
   r.id = 42;
-  r.status = "failed";
+  r.status = RunStatus::failed;
   EXPECT_NO_THROW(s->finish_run(r));
-  EXPECT_NO_THROW(s->set_run_status(42, "running", kT0));
+  EXPECT_NO_THROW(s->set_run_status(42, RunStatus::running, kT0));
   EXPECT_TRUE(s->history({}).empty());
 }
 
@@ -407,7 +409,7 @@ TEST_F(StoreTest, AnAttemptOfAMissingRunIsACallerBugAndThrows) {
   AttemptRow a;
   a.run_id = 777;
   a.attempt = 1;
-  a.status = "running";
+  a.status = RunStatus::running;
   try {
     s->insert_attempt(a);
     FAIL() << "no throw";
@@ -415,7 +417,7 @@ TEST_F(StoreTest, AnAttemptOfAMissingRunIsACallerBugAndThrows) {
     EXPECT_NE(std::string(e.what()).find("FOREIGN KEY"), std::string::npos) << e.what();
   }
   // The statement was reset: the store keeps working.
-  EXPECT_GT(s->insert_run(run("a", "running", kT0)), 0);
+  EXPECT_GT(s->insert_run(run("a", RunStatus::running, kT0)), 0);
 }
 
 // ---- reads -------------------------------------------------------------------------------
@@ -423,21 +425,21 @@ TEST_F(StoreTest, AnAttemptOfAMissingRunIsACallerBugAndThrows) {
 TEST_F(StoreTest, HistoryIsNewestFirstAndFiltersCombine) {
   auto s = open();
   // id 1..6
-  std::int64_t a1 = s->insert_run(run("a", "succeeded", kT0 + 100));
-  std::int64_t b1 = s->insert_run(run("b", "failed", kT0 + 200));
-  std::int64_t a2 = s->insert_run(run("a", "failed", kT0 + 300));
-  std::int64_t a3 = s->insert_run(run("a", "skipped", kT0 + 400));
-  RunRow manual = run("b", "failed", 0, "manual");
+  std::int64_t a1 = s->insert_run(run("a", RunStatus::succeeded, kT0 + 100));
+  std::int64_t b1 = s->insert_run(run("b", RunStatus::failed, kT0 + 200));
+  std::int64_t a2 = s->insert_run(run("a", RunStatus::failed, kT0 + 300));
+  std::int64_t a3 = s->insert_run(run("a", RunStatus::skipped, kT0 + 400));
+  RunRow manual = run("b", RunStatus::failed, 0, Trigger::manual);
   manual.scheduled_at.reset();  // no scheduled instant: its start time counts
   manual.started_at = kT0 + 500;
   std::int64_t b2 = s->insert_run(manual);
-  std::int64_t a4 = s->insert_run(run("a", "succeeded", kT0 + 600));
+  std::int64_t a4 = s->insert_run(run("a", RunStatus::succeeded, kT0 + 600));
 
   EXPECT_EQ(ids(s->history({})), (std::vector<std::int64_t>{a4, b2, a3, a2, b1, a1}));
   HistoryFilter f;
   f.job = "a";
   EXPECT_EQ(ids(s->history(f)), (std::vector<std::int64_t>{a4, a3, a2, a1}));
-  f.status = "failed";
+  f.status = RunStatus::failed;
   EXPECT_EQ(ids(s->history(f)), (std::vector<std::int64_t>{a2}));
   f.job.reset();
   EXPECT_EQ(ids(s->history(f)), (std::vector<std::int64_t>{b2, a2, b1}));
@@ -470,26 +472,26 @@ TEST_F(StoreTest, HistoryIsNewestFirstAndFiltersCombine) {
 TEST_F(StoreTest, LastResultIgnoresSkippedMissedAndActiveRuns) {
   auto s = open();
   EXPECT_FALSE(s->last_result("a"));
-  std::int64_t ok = s->insert_run(run("a", "succeeded", kT0));
-  s->insert_run(run("b", "failed", kT0 + 50));
-  s->insert_run(run("a", "skipped", kT0 + 100));
-  RunRow missed = run("a", "missed", kT0 + 200);
+  std::int64_t ok = s->insert_run(run("a", RunStatus::succeeded, kT0));
+  s->insert_run(run("b", RunStatus::failed, kT0 + 50));
+  s->insert_run(run("a", RunStatus::skipped, kT0 + 100));
+  RunRow missed = run("a", RunStatus::missed, kT0 + 200);
   missed.missed_count = 7;
   missed.missed_until = kT0 + 800;
   s->insert_run(missed);
-  s->insert_run(run("a", "running", kT0 + 900));
-  s->insert_run(run("a", "queued", kT0 + 950));
+  s->insert_run(run("a", RunStatus::running, kT0 + 900));
+  s->insert_run(run("a", RunStatus::queued, kT0 + 950));
   ASSERT_TRUE(s->last_result("a"));
   EXPECT_EQ(s->last_result("a")->id, ok);
-  std::int64_t bad = s->insert_run(run("a", "interrupted", kT0 + 1000));
+  std::int64_t bad = s->insert_run(run("a", RunStatus::interrupted, kT0 + 1000));
   EXPECT_EQ(s->last_result("a")->id, bad);
 }
 
 TEST_F(StoreTest, MissedRowStandsForManyFiringsAndLastScheduledSeesItsEnd) {
   auto s = open();
-  s->insert_run(run("tick", "succeeded", kT0));
+  s->insert_run(run("tick", RunStatus::succeeded, kT0));
   EXPECT_EQ(s->last_scheduled("tick"), kT0);
-  RunRow missed = run("tick", "missed", kT0 + 1000);
+  RunRow missed = run("tick", RunStatus::missed, kT0 + 1000);
   missed.missed_count = 86'400;
   missed.missed_until = kT0 + 86'400'000;
   std::int64_t id = s->insert_run(missed);
@@ -501,9 +503,9 @@ TEST_F(StoreTest, MissedRowStandsForManyFiringsAndLastScheduledSeesItsEnd) {
   EXPECT_FALSE(got->started_at);
   EXPECT_FALSE(s->last_scheduled("other"));
   // A manual run is not a firing of the schedule: it does not move the job's last firing.
-  s->insert_run(run("tick", "succeeded", kT0 + 90'000'000, "manual"));
+  s->insert_run(run("tick", RunStatus::succeeded, kT0 + 90'000'000, Trigger::manual));
   EXPECT_EQ(s->last_scheduled("tick"), kT0 + 86'400'000);
-  s->insert_run(run("tick", "queued", kT0 + 86'401'000));
+  s->insert_run(run("tick", RunStatus::queued, kT0 + 86'401'000));
   EXPECT_EQ(s->last_scheduled("tick"), kT0 + 86'401'000);
 }
 
@@ -534,7 +536,7 @@ TEST_F(StoreTest, JobStateRoundTripsAndUpdatesInPlace) {
 
 TEST_F(StoreTest, ReleasingMemoryFreesPreparedStatementsThatWorkAgainAtTheirNextUse) {
   auto s = open();
-  std::int64_t a1 = s->insert_run(run("a", "succeeded", kT0 + 100));
+  std::int64_t a1 = s->insert_run(run("a", RunStatus::succeeded, kT0 + 100));
   HistoryFilter f;
   f.job = "a";
   ASSERT_EQ(ids(s->history(f)), (std::vector<std::int64_t>{a1}));
@@ -548,7 +550,7 @@ TEST_F(StoreTest, ReleasingMemoryFreesPreparedStatementsThatWorkAgainAtTheirNext
   s->release_memory();
   EXPECT_LT(sqlite3_memory_used(), before - 8 * 1024) << "nothing was released";
   // Every one of them is prepared again when it is next used.
-  std::int64_t a2 = s->insert_run(run("a", "failed", kT0 + 200));
+  std::int64_t a2 = s->insert_run(run("a", RunStatus::failed, kT0 + 200));
   EXPECT_EQ(ids(s->history(f)), (std::vector<std::int64_t>{a2, a1}));
   st.last_fired = kT0 + 200;
   s->put_job_state(st);
@@ -558,9 +560,9 @@ TEST_F(StoreTest, ReleasingMemoryFreesPreparedStatementsThatWorkAgainAtTheirNext
   // Inside a transaction too: finalizing a statement does not end the transaction.
   {
     Store::Transaction tx(*s);
-    s->insert_run(run("a", "succeeded", kT0 + 300));
+    s->insert_run(run("a", RunStatus::succeeded, kT0 + 300));
     s->release_memory();
-    s->insert_run(run("a", "succeeded", kT0 + 400));
+    s->insert_run(run("a", RunStatus::succeeded, kT0 + 400));
   }
   EXPECT_EQ(s->history(f).size(), 4u);
 }
@@ -569,34 +571,34 @@ TEST_F(StoreTest, ReleasingMemoryFreesPreparedStatementsThatWorkAgainAtTheirNext
 
 TEST_F(StoreTest, RecoverInterruptedEndsActiveRunsAndAttempts) {
   auto s = open();
-  std::int64_t running = s->insert_run(run("a", "running", kT0));
-  std::int64_t queued = s->insert_run(run("b", "queued", kT0));
-  std::int64_t done = s->insert_run(run("c", "succeeded", kT0));
+  std::int64_t running = s->insert_run(run("a", RunStatus::running, kT0));
+  std::int64_t queued = s->insert_run(run("b", RunStatus::queued, kT0));
+  std::int64_t done = s->insert_run(run("c", RunStatus::succeeded, kT0));
   AttemptRow a;
   a.run_id = running;
   a.attempt = 1;
-  a.status = "failed";
+  a.status = RunStatus::failed;
   a.finished_at = kT0 + 10;
   s->finish_attempt(a);
   a.attempt = 2;
-  a.status = "running";
+  a.status = RunStatus::running;
   a.finished_at.reset();
   s->insert_attempt(a);
 
   EXPECT_EQ(s->recover_interrupted(kT0 + 5000), 2);
   for (std::int64_t id : {running, queued}) {
     auto r = s->run(id);
-    EXPECT_EQ(r->status, "interrupted");
+    EXPECT_EQ(r->status, RunStatus::interrupted);
     EXPECT_EQ(r->finished_at, kT0 + 5000);
     EXPECT_EQ(r->error, "kairosd stopped while the run was active");
   }
-  EXPECT_EQ(s->run(done)->status, "succeeded");
+  EXPECT_EQ(s->run(done)->status, RunStatus::succeeded);
   EXPECT_FALSE(s->run(done)->finished_at);
   auto att = s->attempts(running);
   ASSERT_EQ(att.size(), 2U);
-  EXPECT_EQ(att[0].status, "failed");
+  EXPECT_EQ(att[0].status, RunStatus::failed);
   EXPECT_EQ(att[0].finished_at, kT0 + 10);
-  EXPECT_EQ(att[1].status, "interrupted");
+  EXPECT_EQ(att[1].status, RunStatus::interrupted);
   EXPECT_EQ(att[1].finished_at, kT0 + 5000);
   EXPECT_EQ(att[1].error, Store::kInterruptedError);
   EXPECT_EQ(s->recover_interrupted(kT0 + 6000), 0);
@@ -610,21 +612,21 @@ TEST_F(StoreTest, PruneByCountKeepsNewestPerJobAndCascadesAttempts) {
     Store::Transaction tx(*s);
     for (int i = 0; i < 10; ++i) {
       for (const char* job : {"a", "b", ""}) {
-        std::int64_t id = s->insert_run(run(job, "succeeded", kT0 + i));
+        std::int64_t id = s->insert_run(run(job, RunStatus::succeeded, kT0 + i));
         if (std::string(job) == "a") a_ids.push_back(id);
         for (int k = 1; k <= 2; ++k) {
           AttemptRow at;
           at.run_id = id;
           at.attempt = k;
-          at.status = "succeeded";
+          at.status = RunStatus::succeeded;
           at.output = out;
           s->finish_attempt(at);
         }
       }
     }
   }
-  std::int64_t c_running = s->insert_run(run("c", "running", kT0));
-  s->insert_run(run("c", "succeeded", kT0 + 1));
+  std::int64_t c_running = s->insert_run(run("c", RunStatus::running, kT0));
+  s->insert_run(run("c", RunStatus::succeeded, kT0 + 1));
   EXPECT_EQ(s->prune(4, 0, kT0 + 100), 6 + 6 + 6);
   Raw raw(path_);
   EXPECT_EQ(raw.one("SELECT count(*) FROM runs WHERE job = 'a'"), "4");
@@ -645,17 +647,17 @@ TEST_F(StoreTest, PruneByCountKeepsNewestPerJobAndCascadesAttempts) {
 
 TEST_F(StoreTest, PruneByAgeDeletesOldFinishedRunsOnly) {
   auto s = open();
-  std::int64_t old_done = s->insert_run(run("a", "failed", kT0));
-  std::int64_t old_running = s->insert_run(run("a", "running", kT0));
-  RunRow manual = run("a", "succeeded", 0, "manual");
+  std::int64_t old_done = s->insert_run(run("a", RunStatus::failed, kT0));
+  std::int64_t old_running = s->insert_run(run("a", RunStatus::running, kT0));
+  RunRow manual = run("a", RunStatus::succeeded, 0, Trigger::manual);
   manual.scheduled_at.reset();
   manual.started_at = kT0 + 10;
   std::int64_t old_manual = s->insert_run(manual);
-  std::int64_t fresh = s->insert_run(run("a", "succeeded", kT0 + 50'000));
+  std::int64_t fresh = s->insert_run(run("a", RunStatus::succeeded, kT0 + 50'000));
   AttemptRow at;
   at.run_id = old_done;
   at.attempt = 1;
-  at.status = "failed";
+  at.status = RunStatus::failed;
   s->finish_attempt(at);
 
   EXPECT_EQ(s->prune(0, 40'000, kT0 + 60'000), 2);  // cutoff kT0 + 20'000
@@ -666,7 +668,7 @@ TEST_F(StoreTest, PruneByAgeDeletesOldFinishedRunsOnly) {
   EXPECT_TRUE(s->attempts(old_done).empty());
   EXPECT_EQ(Raw(path_).one("SELECT count(*) FROM attempts"), "0");
   // Both limits together.
-  s->insert_run(run("a", "succeeded", kT0 + 55'000));
+  s->insert_run(run("a", RunStatus::succeeded, kT0 + 55'000));
   EXPECT_EQ(s->prune(1, 40'000, kT0 + 60'000), 1);
   EXPECT_FALSE(s->run(fresh));
 }
@@ -676,8 +678,8 @@ TEST_F(StoreTest, PruneInSlicesDeletesAtMostMaxDeleteOldestFirst) {
   {
     Store::Transaction tx(*s);
     for (int i = 0; i < 10; ++i) {
-      s->insert_run(run("a", "succeeded", kT0 + i));
-      s->insert_run(run("b", "succeeded", kT0 + i));
+      s->insert_run(run("a", RunStatus::succeeded, kT0 + i));
+      s->insert_run(run("b", RunStatus::succeeded, kT0 + i));
     }
   }
   EXPECT_EQ(s->prune(2, 0, kT0, 5), 5);
@@ -700,7 +702,7 @@ TEST_F(StoreTest, NestedTransactionsCommitOnlyAtTheOutermost) {
   s->begin();
   s->begin();
   EXPECT_EQ(s->transaction_depth(), 2);
-  s->insert_run(run("a", "running", kT0));
+  s->insert_run(run("a", RunStatus::running, kT0));
   s->commit();
   EXPECT_EQ(raw.one("SELECT count(*) FROM runs"), "0");  // not yet visible to others
   s->commit();
@@ -711,7 +713,7 @@ TEST_F(StoreTest, NestedTransactionsCommitOnlyAtTheOutermost) {
     Store::Transaction outer(*s);
     {
       Store::Transaction inner(*s);
-      s->insert_run(run("a", "running", kT0));
+      s->insert_run(run("a", RunStatus::running, kT0));
     }
     EXPECT_EQ(raw.one("SELECT count(*) FROM runs"), "1");
   }
@@ -722,7 +724,7 @@ TEST_F(StoreTest, TransactionLeftByAnExceptionRollsBack) {
   auto s = open();
   try {
     Store::Transaction tx(*s);
-    s->insert_run(run("a", "running", kT0));
+    s->insert_run(run("a", RunStatus::running, kT0));
     throw std::runtime_error("daemon bug");
   } catch (const std::runtime_error&) {
   }
@@ -731,7 +733,7 @@ TEST_F(StoreTest, TransactionLeftByAnExceptionRollsBack) {
   // The store is usable afterwards.
   {
     Store::Transaction tx(*s);
-    s->insert_run(run("a", "running", kT0));
+    s->insert_run(run("a", RunStatus::running, kT0));
   }
   EXPECT_EQ(s->history({}).size(), 1U);
 }
@@ -739,10 +741,10 @@ TEST_F(StoreTest, TransactionLeftByAnExceptionRollsBack) {
 TEST_F(StoreTest, AnAbandonedInnerTransactionPreventsTheOuterCommit) {
   auto s = open();
   s->begin();
-  s->insert_run(run("a", "running", kT0));
+  s->insert_run(run("a", RunStatus::running, kT0));
   try {
     Store::Transaction inner(*s);
-    s->insert_run(run("a", "running", kT0));
+    s->insert_run(run("a", RunStatus::running, kT0));
     throw std::runtime_error("inner failed");
   } catch (const std::runtime_error&) {
   }
@@ -750,7 +752,7 @@ TEST_F(StoreTest, AnAbandonedInnerTransactionPreventsTheOuterCommit) {
   EXPECT_THROW(s->commit(), kairos::store::Error);
   EXPECT_EQ(s->transaction_depth(), 0);
   EXPECT_TRUE(s->history({}).empty());
-  s->insert_run(run("a", "running", kT0));  // autocommit again
+  s->insert_run(run("a", RunStatus::running, kT0));  // autocommit again
   EXPECT_EQ(Raw(path_).one("SELECT count(*) FROM runs"), "1");
 }
 
@@ -763,7 +765,7 @@ TEST_F(StoreTest, ACommitThatFailsForAFullDiskRollsBackAndThrows) {
   if (pid == 0) {
     auto s = Store::open(path_, nullptr);
     if (!s) _exit(10);
-    s->insert_run(run("before", "succeeded", kT0));
+    s->insert_run(run("before", RunStatus::succeeded, kT0));
     signal(SIGXFSZ, SIG_IGN);
     rlimit lim{};
     getrlimit(RLIMIT_FSIZE, &lim);
@@ -771,7 +773,7 @@ TEST_F(StoreTest, ACommitThatFailsForAFullDiskRollsBackAndThrows) {
     tight.rlim_cur = static_cast<rlim_t>(fs::file_size(path_ + "-wal"));
     if (setrlimit(RLIMIT_FSIZE, &tight) != 0) _exit(11);
     s->begin();
-    for (int i = 0; i < 20; ++i) s->insert_run(run("lost", "succeeded", kT0));  // in cache
+    for (int i = 0; i < 20; ++i) s->insert_run(run("lost", RunStatus::succeeded, kT0));  // in cache
     bool threw = false;
     try {
       s->commit();
@@ -784,7 +786,7 @@ TEST_F(StoreTest, ACommitThatFailsForAFullDiskRollsBackAndThrows) {
     HistoryFilter f;
     f.job = "lost";
     if (!s->history(f).empty()) _exit(14);
-    s->insert_run(run("after", "succeeded", kT0));  // the connection still works
+    s->insert_run(run("after", RunStatus::succeeded, kT0));  // the connection still works
     _exit(0);
   }
   int status = 0;
@@ -799,13 +801,13 @@ TEST_F(StoreTest, ACommitThatFailsForAFullDiskRollsBackAndThrows) {
 
 TEST_F(StoreTest, ReadersWithSqlite3DoNotBlockWrites) {
   auto s = open();
-  s->insert_run(run("a", "succeeded", kT0));
+  s->insert_run(run("a", RunStatus::succeeded, kT0));
   Raw reader(path_);
   reader.exec("BEGIN");
   EXPECT_EQ(reader.one("SELECT count(*) FROM runs"), "1");  // read transaction now open
   for (int i = 0; i < 20; ++i) {
     Store::Transaction tx(*s);
-    s->insert_run(run("a", "succeeded", kT0 + i));
+    s->insert_run(run("a", RunStatus::succeeded, kT0 + i));
   }
   EXPECT_EQ(reader.one("SELECT count(*) FROM runs"), "1");  // its snapshot
   reader.exec("COMMIT");
@@ -817,12 +819,12 @@ TEST_F(StoreTest, AWriterHoldingTheLockMakesWritesThrowAfterTheBusyTimeout) {
   Raw writer(path_);
   writer.exec("BEGIN IMMEDIATE");
   auto t0 = std::chrono::steady_clock::now();
-  EXPECT_THROW(s->insert_run(run("a", "running", kT0)), kairos::store::Error);
+  EXPECT_THROW(s->insert_run(run("a", RunStatus::running, kT0)), kairos::store::Error);
   auto waited = std::chrono::steady_clock::now() - t0;
   EXPECT_GE(waited, std::chrono::milliseconds(1500));
   EXPECT_LT(waited, std::chrono::seconds(10));
   writer.exec("ROLLBACK");
-  EXPECT_GT(s->insert_run(run("a", "running", kT0)), 0);
+  EXPECT_GT(s->insert_run(run("a", RunStatus::running, kT0)), 0);
 }
 
 // ---- crash safety ------------------------------------------------------------------------
@@ -842,14 +844,14 @@ TEST_F(StoreTest, AWriterHoldingTheLockMakesWritesThrowAfterTheBusyTimeout) {
       Store::Transaction tx(*s);
       RunRow r;
       r.job = "crash";
-      r.trigger = "schedule";
-      r.status = "running";
+      r.trigger = Trigger::schedule;
+      r.status = RunStatus::running;
       r.scheduled_at = kT0 + i;
       id = s->insert_run(r);
       AttemptRow a;
       a.run_id = id;
       a.attempt = 1;
-      a.status = "succeeded";
+      a.status = RunStatus::succeeded;
       a.output = std::string(2000, 'o');
       s->finish_attempt(a);
     }
@@ -859,8 +861,8 @@ TEST_F(StoreTest, AWriterHoldingTheLockMakesWritesThrowAfterTheBusyTimeout) {
     s->begin();
     RunRow r;
     r.job = "uncommitted";
-    r.trigger = "schedule";
-    r.status = "running";
+    r.trigger = Trigger::schedule;
+    r.status = RunStatus::running;
     s->insert_run(r);
     kill(getpid(), SIGKILL);
   }
@@ -955,8 +957,8 @@ TEST_F(StoreTest, CommitHookReplacesAutoCheckpointAndACheckpointStartsTheWalOver
     Store::Transaction tx(*s);
     RunRow r;
     r.job = "j";
-    r.trigger = "schedule";
-    r.status = "succeeded";
+    r.trigger = Trigger::schedule;
+    r.status = RunStatus::succeeded;
     r.scheduled_at = i;
     r.error = std::string(2000, 'x');  // grow the WAL past SQLite's 1000-page default
     s->insert_run(r);
@@ -971,8 +973,8 @@ TEST_F(StoreTest, CommitHookReplacesAutoCheckpointAndACheckpointStartsTheWalOver
     Store::Transaction tx(*s);
     RunRow r;
     r.job = "j";
-    r.trigger = "schedule";
-    r.status = "succeeded";
+    r.trigger = Trigger::schedule;
+    r.status = RunStatus::succeeded;
     s->insert_run(r);
   }
   EXPECT_LT(pages.back(), 10);
