@@ -61,19 +61,19 @@ void Event::Awaiter::await_suspend(std::coroutine_handle<> h) {
 Permit& Permit::operator=(Permit&& o) noexcept {
   if (this != &o) {
     release();
-    sem_ = std::exchange(o.sem_, nullptr);
+    sem_ = std::move(o.sem_);
   }
   return *this;
 }
 
 void Permit::release() {
-  if (auto* s = std::exchange(sem_, nullptr)) s->release_one();
+  if (auto s = std::exchange(sem_, nullptr)) s->release_one();
 }
 
 Permit Semaphore::try_acquire() {
   if (available_ > 0 && waiters_.empty()) {
     --available_;
-    return Permit(this);
+    return Permit(shared_from_this());
   }
   return Permit();
 }

@@ -5,6 +5,7 @@
 
 #include <coroutine>
 #include <cstddef>
+#include <memory>
 #include <utility>
 
 #include "async/cancel.h"
@@ -72,12 +73,13 @@ class Event {
 
 class Semaphore;
 
-/// One held slot of a Semaphore; released when destroyed (on every path).
+/// One held slot of a Semaphore; released when destroyed (on every path). It co-owns the
+/// semaphore: a pool removed by a reload lives on until its last permit is given back.
 class Permit {
  public:
   Permit() = default;
-  explicit Permit(Semaphore* s) : sem_(s) {}
-  Permit(Permit&& o) noexcept : sem_(std::exchange(o.sem_, nullptr)) {}
+  explicit Permit(std::shared_ptr<Semaphore> s) : sem_(std::move(s)) {}
+  Permit(Permit&& o) noexcept : sem_(std::move(o.sem_)) {}
   Permit& operator=(Permit&& o) noexcept;
   Permit(const Permit&) = delete;
   Permit& operator=(const Permit&) = delete;
@@ -86,14 +88,20 @@ class Permit {
   void release();
 
  private:
-  Semaphore* sem_ = nullptr;
+  std::shared_ptr<Semaphore> sem_;
 };
 
 /// Counting semaphore, strictly FIFO: a released slot is handed to the oldest waiter,
-/// so a newcomer can never overtake someone already waiting.
-class Semaphore {
+/// so a newcomer can never overtake someone already waiting. Always shared-owned (create()),
+/// because every Permit keeps its semaphore alive.
+class Semaphore : public std::enable_shared_from_this<Semaphore> {
+  struct Key {};
+
  public:
-  explicit Semaphore(std::size_t slots) : available_(slots), capacity_(slots) {}
+  static std::shared_ptr<Semaphore> create(std::size_t slots) {
+    return std::make_shared<Semaphore>(Key{}, slots);
+  }
+  Semaphore(Key, std::size_t slots) : available_(slots), capacity_(slots) {}
   Semaphore(const Semaphore&) = delete;
   Semaphore& operator=(const Semaphore&) = delete;
 
@@ -116,7 +124,7 @@ class Semaphore {
     /// A held Permit, or an empty one when cancelled before a slot was granted.
     Permit await_resume() {
       cancel_.reset();
-      return granted_ ? Permit(&sem_) : Permit();
+      return granted_ ? Permit(sem_.shared_from_this()) : Permit();
     }
 
    private:

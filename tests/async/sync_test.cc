@@ -49,7 +49,8 @@ Task<void> worker(Semaphore* sem, int id, std::vector<int>* order, int* inside, 
 }
 
 TEST_F(SyncTest, SemaphoreLimitsAndIsFifo) {
-  Semaphore sem(2);
+  auto owner = Semaphore::create(2);
+  Semaphore& sem = *owner;
   std::vector<int> order;
   int inside = 0, peak = 0;
   for (int i = 0; i < 20; ++i) scope().spawn(worker(&sem, i, &order, &inside, &peak));
@@ -61,7 +62,8 @@ TEST_F(SyncTest, SemaphoreLimitsAndIsFifo) {
 }
 
 TEST_F(SyncTest, NewcomerCannotOvertakeAWaiter) {
-  Semaphore sem(1);
+  auto owner = Semaphore::create(1);
+  Semaphore& sem = *owner;
   std::vector<int> order;
   auto holder = sem.try_acquire();
   ASSERT_TRUE(holder);
@@ -74,7 +76,8 @@ TEST_F(SyncTest, NewcomerCannotOvertakeAWaiter) {
 }
 
 TEST_F(SyncTest, CancelledWaiterLeavesTheQueueAndSlotsAreReturned) {
-  Semaphore sem(1);
+  auto owner = Semaphore::create(1);
+  Semaphore& sem = *owner;
   CancelSource src;
   bool got = true;
   auto holder = sem.try_acquire();
@@ -92,7 +95,8 @@ TEST_F(SyncTest, CancelledWaiterLeavesTheQueueAndSlotsAreReturned) {
 }
 
 TEST_F(SyncTest, PermitIsReturnedWhenTheTaskThrows) {
-  Semaphore sem(1);
+  auto owner = Semaphore::create(1);
+  Semaphore& sem = *owner;
   scope().set_error_handler([](const std::string&) {});
   run([](Semaphore* s) -> Task<void> {
     Permit p = co_await s->acquire();
@@ -102,7 +106,8 @@ TEST_F(SyncTest, PermitIsReturnedWhenTheTaskThrows) {
 }
 
 TEST_F(SyncTest, ResizeGrantsWaiters) {
-  Semaphore sem(1);
+  auto owner = Semaphore::create(1);
+  Semaphore& sem = *owner;
   std::vector<int> order;
   int inside = 0, peak = 0;
   for (int i = 0; i < 4; ++i) scope().spawn(worker(&sem, i, &order, &inside, &peak));
@@ -110,6 +115,19 @@ TEST_F(SyncTest, ResizeGrantsWaiters) {
   run([]() -> Task<void> { co_return; }());
   EXPECT_EQ(peak, 4);
   EXPECT_EQ(sem.available(), 4u);
+}
+
+// A reload may drop a pool while one of its runs holds a slot: the permit must keep the
+// semaphore alive (under ASan, the old raw pointer read freed memory here).
+TEST_F(SyncTest, APermitOutlivesTheLastOtherOwnerOfItsSemaphore) {
+  auto pool = Semaphore::create(1);
+  Permit held = pool->try_acquire();
+  ASSERT_TRUE(held);
+  std::weak_ptr<Semaphore> watch = pool;
+  pool.reset();  // the reload's erase
+  EXPECT_FALSE(watch.expired());
+  held.release();
+  EXPECT_TRUE(watch.expired());
 }
 
 }  // namespace
