@@ -33,7 +33,7 @@ WallTimer::~WallTimer() { close(); }
 void WallTimer::close() {
   if (fd_ < 0) return;
   // Wake everyone still waiting so no coroutine hangs on a dead timer.
-  while (!queue_.empty()) wake(*queue_.begin(), WakeReason::cancelled);
+  queue_.expire_all(WakeReason::cancelled);
   poll_.close();
   ::close(fd_);
   fd_ = -1;
@@ -45,16 +45,14 @@ WallTimer::TimePoint WallTimer::now() {
   return TimePoint(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
 }
 
-WallTimer::Awaiter::~Awaiter() {
-  if (queued_) w_.erase(this);
-}
+WallTimer::Awaiter::~Awaiter() { w_.remove(this); }
 
 bool WallTimer::Awaiter::await_ready() {
   if (token_.requested()) {
     reason_ = WakeReason::cancelled;
     return true;
   }
-  if (at_ <= WallTimer::now()) {
+  if (at <= WallTimer::now().time_since_epoch()) {
     reason_ = WakeReason::reached;
     return true;
   }
@@ -63,33 +61,29 @@ bool WallTimer::Awaiter::await_ready() {
 
 void WallTimer::Awaiter::await_suspend(std::coroutine_handle<> h) {
   waiter_ = h;
-  w_.insert(this);
+  w_.add(this);
   cancel_.arm(token_, [this] {
-    if (queued_) w_.wake(this, WakeReason::cancelled);
+    if (queued) {
+      w_.remove(this);
+      expire(WakeReason::cancelled);
+    }
   });
 }
 
-void WallTimer::insert(Awaiter* a) {
-  a->seq_ = next_seq_++;
-  a->queued_ = true;
-  queue_.insert(a);
-  if (a->at_ < armed_) rearm();
+void WallTimer::Awaiter::expire(WakeReason why) {
+  reason_ = why;
+  w_.loop_.schedule(waiter_);
 }
 
-void WallTimer::erase(Awaiter* a) {
-  queue_.erase(a);
-  a->queued_ = false;
+void WallTimer::add(Deadline* d) {
+  queue_.insert(d);
+  if (TimePoint(d->at) < armed_) rearm();
+}
+
+void WallTimer::remove(Deadline* d) {
   // The timerfd may stay armed for an earlier deadline: that costs at most one
   // spurious wake-up, after which rearm() picks the real earliest.
-  if (queue_.empty()) rearm();
-}
-
-void WallTimer::wake(Awaiter* a, WakeReason r) {
-  // Dequeue first: whichever of expiry, clock change or cancellation gets here first
-  // wins, and the others find queued_ false.
-  erase(a);
-  a->reason_ = r;
-  loop_.schedule(a->waiter_);
+  if (queue_.erase(d) && queue_.empty()) rearm();
 }
 
 void WallTimer::on_readable() {
@@ -99,13 +93,12 @@ void WallTimer::on_readable() {
   if (n < 0 && errno == ECANCELED) {
     // The wall clock was set: every deadline must be re-planned by its owner.
     armed_ = TimePoint::max();
-    while (!queue_.empty()) wake(*queue_.begin(), WakeReason::clock_changed);
+    queue_.expire_all(WakeReason::clock_changed);
     rearm();
     return;
   }
   armed_ = TimePoint::max();
-  auto t = now();
-  while (!queue_.empty() && (*queue_.begin())->at_ <= t) wake(*queue_.begin(), WakeReason::reached);
+  queue_.expire_until(now().time_since_epoch(), WakeReason::reached);
   rearm();
 }
 
@@ -127,7 +120,7 @@ void WallTimer::rearm() {
     uv_ref(poll_.base());
     referenced_ = true;
   }
-  TimePoint at = (*queue_.begin())->at_;
+  TimePoint at(queue_.earliest()->at);
   if (at == armed_) return;
   auto since = at.time_since_epoch();
   if (since.count() <= 0) since = std::chrono::nanoseconds(1);
@@ -138,7 +131,7 @@ void WallTimer::rearm() {
       errno == ECANCELED) {
     // A clock change raced with arming: report it now.
     armed_ = TimePoint::max();
-    while (!queue_.empty()) wake(*queue_.begin(), WakeReason::clock_changed);
+    queue_.expire_all(WakeReason::clock_changed);
     return;
   }
   armed_ = at;

@@ -11,16 +11,14 @@
 #include <coroutine>
 #include <cstdint>
 #include <memory>
-#include <set>
 #include <string>
 
 #include "async/cancel.h"
+#include "async/deadline.h"
 #include "async/handle.h"
 #include "async/loop.h"
 
 namespace kairos::async {
-
-enum class WakeReason { reached, clock_changed, cancelled };
 
 class WallTimer {
  public:
@@ -32,9 +30,11 @@ class WallTimer {
   WallTimer(const WallTimer&) = delete;
   WallTimer& operator=(const WallTimer&) = delete;
 
-  class Awaiter {
+  class Awaiter : Deadline {
    public:
-    Awaiter(WallTimer& w, TimePoint at, CancelToken t) : w_(w), at_(at), token_(std::move(t)) {}
+    Awaiter(WallTimer& w, TimePoint at, CancelToken t) : w_(w), token_(std::move(t)) {
+      this->at = at.time_since_epoch();
+    }
     Awaiter(const Awaiter&) = delete;
     Awaiter& operator=(const Awaiter&) = delete;
     ~Awaiter();
@@ -46,14 +46,11 @@ class WallTimer {
     }
 
    private:
-    friend class WallTimer;
+    void expire(WakeReason why) override;
     WallTimer& w_;
-    TimePoint at_;
     CancelToken token_;
     CancelRegistration cancel_;
     std::coroutine_handle<> waiter_;
-    std::uint64_t seq_ = 0;
-    bool queued_ = false;
     WakeReason reason_ = WakeReason::reached;
   };
 
@@ -61,6 +58,12 @@ class WallTimer {
   Awaiter sleep_until(TimePoint at, CancelToken token = {}) {
     return Awaiter(*this, at, std::move(token));
   }
+
+  /// Queues `d` (not queued yet); its expire() is called at its instant, with clock_changed
+  /// when the wall clock is set, or with cancelled when the timer closes.
+  void add(Deadline* d);
+  /// Takes `d` out if it is queued; its expire() is not called.
+  void remove(Deadline* d);
 
   std::size_t waiting() const { return queue_.size(); }
   /// Current wall time, the same clock the timerfd uses.
@@ -71,22 +74,13 @@ class WallTimer {
 
  private:
   WallTimer(Loop& loop, int fd);
-  struct Order {
-    bool operator()(const Awaiter* a, const Awaiter* b) const {
-      return a->at_ != b->at_ ? a->at_ < b->at_ : a->seq_ < b->seq_;
-    }
-  };
-  void insert(Awaiter* a);
-  void erase(Awaiter* a);
-  void wake(Awaiter* a, WakeReason r);
   void on_readable();
   void rearm();
 
   Loop& loop_;
   int fd_;
   UvHandle<uv_poll_t> poll_;
-  std::set<Awaiter*, Order> queue_;
-  std::uint64_t next_seq_ = 0;
+  DeadlineQueue queue_;
   std::uint64_t wakeups_ = 0;
   TimePoint armed_{TimePoint::max()};
   bool referenced_ = false;
