@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "config/accounts.h"
 #include "protocol/messages.h"
 
 namespace kairos::daemon {
@@ -48,15 +49,6 @@ struct HandleDeleter {
 template <class H>
 using HandlePtr = std::unique_ptr<H, HandleDeleter<H>>;
 
-std::optional<gid_t> lookup_group(const std::string& name) {
-  if (name.empty()) return std::nullopt;
-  std::vector<char> buf(16384);
-  group gr{};
-  group* res = nullptr;
-  if (getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &res) != 0 || !res) return std::nullopt;
-  return res->gr_gid;
-}
-
 // Supplementary groups of a live process; nullopt when unreadable or when the
 // process no longer has the peer's uid (it exited and the pid was reused).
 std::optional<std::vector<gid_t>> proc_groups(pid_t pid, uid_t uid) {
@@ -85,15 +77,13 @@ std::optional<std::vector<gid_t>> proc_groups(pid_t pid, uid_t uid) {
 }
 
 bool user_in_group(uid_t uid, gid_t gid) {
-  std::vector<char> buf(16384);
-  passwd pw{};
-  passwd* res = nullptr;
-  if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &res) != 0 || !res) return false;
+  auto user = config::find_user(uid);
+  if (!user) return false;
   int n = 64;
   std::vector<gid_t> groups(n);
-  if (getgrouplist(res->pw_name, res->pw_gid, groups.data(), &n) < 0) {
+  if (getgrouplist(user->name.c_str(), user->gid, groups.data(), &n) < 0) {
     groups.resize(n);
-    if (getgrouplist(res->pw_name, res->pw_gid, groups.data(), &n) < 0) return false;
+    if (getgrouplist(user->name.c_str(), user->gid, groups.data(), &n) < 0) return false;
   }
   groups.resize(n);
   for (gid_t g : groups)
@@ -486,7 +476,7 @@ std::unique_ptr<ControlServer> ControlServer::listen(uv_loop_t* loop, const Opti
   state->options = options;
   state->handler = &handler;
   state->own_uid = ::geteuid();
-  if (auto gid = lookup_group(options.group)) {
+  if (auto gid = config::find_group(options.group)) {
     state->group_gid = *gid;
   } else if (!options.group.empty()) {
     spdlog::warn("control: socket group '{}' does not exist; socket is owner-only", options.group);
