@@ -1,4 +1,5 @@
 // The commands that talk to kairosd.
+#include "store/words.h"
 #include "cli/commands.h"
 
 #include <unistd.h>
@@ -100,7 +101,7 @@ std::string describe_last(const proto::RunInfo& r, std::int64_t now) {
                                                     : r.scheduled_at;
   std::string s = r.status;
   if (when) s += " " + relative(*when, now);
-  if (r.status != "succeeded") {
+  if (r.status != store::to_string(store::RunStatus::succeeded)) {
     if (r.exit_code && *r.exit_code != 0)
       s += ", exit " + std::to_string(*r.exit_code);
     else if (r.signal)
@@ -357,7 +358,7 @@ int cmd_run(const Context& ctx, const std::string& job, bool wait, bool force) {
   if (show_progress) std::cerr << "\r\033[K" << std::flush;
   if (!r.value) return r.exit;
   const auto& run = *r.value;
-  bool ok = run.status == "succeeded";
+  bool ok = run.status == store::to_string(store::RunStatus::succeeded);
   if (ctx.json) {
     print_json(r.raw);
     return ok ? kOk : kFailed;

@@ -1,3 +1,4 @@
+#include "store/words.h"
 #include "cli/format.h"
 
 #include <sys/ioctl.h>
@@ -62,10 +63,23 @@ std::string paint(const Terminal& term, Color c, const std::string& text) {
 }
 
 Color status_color(const std::string& s) {
-  if (s == "succeeded" || s == "active") return Color::green;
-  if (s == "failed" || s == "timed_out" || s == "interrupted") return Color::red;
-  if (s == "running" || s == "queued") return Color::cyan;
-  if (s == "cancelled" || s == "skipped" || s == "missed" || s == "paused") return Color::yellow;
+  using store::RunStatus;
+  if (auto st = store::parse_run_status(s)) {
+    switch (*st) {
+      case RunStatus::succeeded: return Color::green;
+      case RunStatus::failed:
+      case RunStatus::timed_out:
+      case RunStatus::interrupted: return Color::red;
+      case RunStatus::running:
+      case RunStatus::queued: return Color::cyan;
+      case RunStatus::cancelled:
+      case RunStatus::skipped:
+      case RunStatus::missed: return Color::yellow;
+    }
+  }
+  // A job's state (list, show).
+  if (s == "active") return Color::green;
+  if (s == "paused") return Color::yellow;
   if (s == "disabled" || s == "done") return Color::dim;
   return Color::none;
 }

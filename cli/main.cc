@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "store/words.h"
 #include "cli/commands.h"
 
 namespace {
@@ -18,6 +19,14 @@ std::string example(const std::string& text) {
 }
 
 }  // namespace
+
+/// Every run status word, for `history --status`.
+static std::vector<std::string> run_status_words() {
+  std::vector<std::string> out;
+  for (int i = 0; i < kairos::store::kRunStatusCount; ++i)
+    out.emplace_back(kairos::store::to_string(static_cast<kairos::store::RunStatus>(i)));
+  return out;
+}
 
 int main(int argc, char** argv) {
   CLI::App app{"kairosctl - control and inspect the kairos job scheduler (kairosd)", "kairosctl"};
@@ -76,8 +85,7 @@ int main(int argc, char** argv) {
   auto* history = app.add_subcommand("history", "Past and current runs, newest first");
   history->add_option("JOB", hist.job, "Only this job");
   history->add_option("--status,-s", hist.status, "Only runs with this status")
-      ->check(CLI::IsMember({"queued", "running", "succeeded", "failed", "timed_out", "cancelled",
-                             "skipped", "missed", "interrupted"}));
+      ->check(CLI::IsMember(run_status_words()));
   history->add_option(
       "--since", hist.since,
       "Only runs since T: RFC 3339 (2026-11-24T08:00:00+01:00) or a duration ago (2h, 7d)");

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "kairos/version.h"
 #include "daemon/control_server.h"
 #include "protocol/errors.h"
 #include "protocol/messages.h"
@@ -64,7 +65,7 @@ class CannedHandler : public daemon::ControlHandler {
     };
     if (method == "status") {
       proto::StatusInfo s;
-      s.version = "0.1.0";
+      s.version = kairos::kVersion;
       s.pid = 4242;
       s.uptime_ms = 3 * 3600000 + 12 * 60000;
       s.config_path = "/etc/kairos/kairos.yaml";
