@@ -96,13 +96,13 @@ void History::write_deferred() {
 }
 
 void History::write_start(std::int64_t run_id, const DeferredStart& d) {
-  push(SetStatus{run_id, "running", d.started_at});
+  push(SetStatus{run_id, store::RunStatus::running, d.started_at});
   if (d.attempt > 0) {
     store::AttemptRow a;
     a.run_id = run_id;
     a.attempt = d.attempt;
     a.started_at = d.attempt_started_at;
-    a.status = "running";
+    a.status = store::RunStatus::running;
     push(InsertAttempt{std::move(a)});
   }
 }
@@ -139,10 +139,10 @@ std::int64_t History::insert_run(store::RunRow row) {
   return id;
 }
 
-void History::set_run_status(std::int64_t run_id, std::string status,
+void History::set_run_status(std::int64_t run_id, store::RunStatus status,
                              std::optional<store::Millis> started_at) {
   write_start_now(run_id);  // in the order they were made
-  push(SetStatus{run_id, std::move(status), started_at});
+  push(SetStatus{run_id, status, started_at});
 }
 
 void History::finish_run(store::RunRow row) {

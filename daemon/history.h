@@ -66,7 +66,7 @@ class History {
   // --- writes (loop thread; committed by the writer, in order) -------------------------
   /// Queues a new run row and returns the id it will have (row.id is ignored).
   std::int64_t insert_run(store::RunRow row);
-  void set_run_status(std::int64_t run_id, std::string status,
+  void set_run_status(std::int64_t run_id, store::RunStatus status,
                       std::optional<store::Millis> started_at);
   void finish_run(store::RunRow row);
   void delete_run(std::int64_t run_id);
@@ -146,7 +146,7 @@ class History {
   struct FinishRun { store::RunRow row; };
   struct SetStatus {
     std::int64_t run_id;
-    std::string status;
+    store::RunStatus status;
     std::optional<store::Millis> started_at;
   };
   struct DeleteRun { std::int64_t run_id; };

@@ -3,7 +3,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 
 #include <spdlog/pattern_formatter.h>
@@ -11,7 +10,8 @@
 #include <spdlog/spdlog.h>
 
 #include "async/process.h"
-#include "daemon/service.h"
+#include "daemon/app.h"
+#include "kairos/version.h"
 
 namespace {
 
@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
       case 'c': config = ::optarg; break;
       case kStateDir: state_dir = ::optarg; break;
       case kLogLevel: log_level = ::optarg; break;
-      case kVersion: std::fputs("kairosd 0.1.0\n", stdout); return 0;
+      case kVersion: std::printf("kairosd %s\n", kairos::kVersion); return 0;
       case 'h': std::fputs(kUsage, stdout); return 0;
       case ':': return usage_error((std::string(argv[::optind - 1]) + " needs a value").c_str());
       default: return usage_error((std::string("unknown option ") + argv[::optind - 1]).c_str());
@@ -102,19 +102,8 @@ int main(int argc, char** argv) {
   spdlog::set_formatter(std::move(formatter));
   spdlog::set_level(level);
 
-  // Bench only (bench/load): KAIROS_BENCH_BALLAST_MIB=N allocates and touches N MiB at start,
-  // so the spawn path can be measured with a large resident set (fork() slows down with RSS;
-  // posix_spawn's vfork must not). Never set it in production.
-  if (const char* mib = std::getenv("KAIROS_BENCH_BALLAST_MIB")) {
-    std::size_t bytes = std::strtoull(mib, nullptr, 10) << 20;
-    static char* ballast = static_cast<char*>(std::malloc(bytes));
-    if (ballast) std::memset(ballast, 1, bytes);
-    spdlog::warn("bench: {} MiB of ballast allocated (KAIROS_BENCH_BALLAST_MIB)", bytes >> 20);
-  }
-
-  kairos::daemon::ServiceOptions o;
+  kairos::daemon::Options o;
   o.config_path = config;
   if (!state_dir.empty()) o.state_dir = state_dir;
-  kairos::daemon::Service service(std::move(o));
-  return service.run();
+  return kairos::daemon::run(o);
 }

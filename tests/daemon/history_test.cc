@@ -21,6 +21,8 @@ using kairos::store::AttemptRow;
 using kairos::store::JobState;
 using kairos::store::RunRow;
 using kairos::store::Store;
+using kairos::store::RunStatus;
+using kairos::store::Trigger;
 
 namespace {
 
@@ -57,9 +59,9 @@ class HistoryTest : public kairos::async::testing::LoopTest {
   static RunRow queued(const std::string& job) {
     RunRow r;
     r.job = job;
-    r.trigger = "schedule";
+    r.trigger = Trigger::schedule;
     r.scheduled_at = 1'790'000'000'000;
-    r.status = "queued";
+    r.status = RunStatus::queued;
     return r;
   }
 
@@ -77,29 +79,29 @@ TEST_F(HistoryTest, WritesReachTheDatabaseInOrderAndDurableWaitsForThem) {
     co_await h.durable();
     EXPECT_TRUE(h.settled());
     auto row = read.run(id);
-    EXPECT_TRUE(row && row->status == "queued");
+    EXPECT_TRUE(row && row->status == RunStatus::queued);
 
     // Several writes to one run in one batch apply in the order they were made.
-    h.set_run_status(id, "running", 1'790'000'000'005);
+    h.set_run_status(id, RunStatus::running, 1'790'000'000'005);
     AttemptRow a;
     a.run_id = id;
     a.attempt = 1;
-    a.status = "running";
+    a.status = RunStatus::running;
     h.insert_attempt(a);
-    a.status = "succeeded";
+    a.status = RunStatus::succeeded;
     a.exit_code = 0;
     a.output = "hello\n";
     h.finish_attempt(a);
     RunRow done = queued("a");
     done.id = id;
-    done.status = "succeeded";
+    done.status = RunStatus::succeeded;
     done.finished_at = 1'790'000'000'010;
     done.attempts = 1;
     done.exit_code = 0;
     h.finish_run(done);
     co_await h.durable();
     row = read.run(id);
-    EXPECT_TRUE(row && row->status == "succeeded" && row->started_at == 1'790'000'000'005);
+    EXPECT_TRUE(row && row->status == RunStatus::succeeded && row->started_at == 1'790'000'000'005);
     auto attempts = read.attempts(id);
     EXPECT_EQ(attempts.size(), 1u);
     if (!attempts.empty()) {
@@ -122,7 +124,7 @@ TEST_F(HistoryTest, ARunsStartIsWrittenWithItsEndOrWithinTheDeferral) {
     h.start_attempt(slow, 1, t);
     h.insert_run(queued("c"));  // a commit, which must not carry the starts
     co_await h.durable();
-    EXPECT_EQ(read.run(quick)->status, "queued");
+    EXPECT_EQ(read.run(quick)->status, RunStatus::queued);
     EXPECT_TRUE(read.attempts(quick).empty());
 
     AttemptRow a;
@@ -130,32 +132,32 @@ TEST_F(HistoryTest, ARunsStartIsWrittenWithItsEndOrWithinTheDeferral) {
     a.attempt = 1;
     a.started_at = t;
     a.finished_at = t + 3;
-    a.status = "succeeded";
+    a.status = RunStatus::succeeded;
     a.exit_code = 0;
     h.finish_attempt(a);
     RunRow done = queued("a");
     done.id = quick;
-    done.status = "succeeded";
+    done.status = RunStatus::succeeded;
     done.started_at = t;
     done.finished_at = t + 3;
     done.attempts = 1;
     h.finish_run(done);
     co_await h.durable();
     auto row = read.run(quick);
-    EXPECT_TRUE(row && row->status == "succeeded" && row->started_at == t);
+    EXPECT_TRUE(row && row->status == RunStatus::succeeded && row->started_at == t);
     auto attempts = read.attempts(quick);
     EXPECT_TRUE(attempts.size() == 1 && attempts[0].started_at == t &&
-                attempts[0].status == "succeeded");
+                attempts[0].status == RunStatus::succeeded);
 
     // The other one is still going: its start is written once the deferral has passed.
     co_await kairos::async::sleep_for(std::chrono::milliseconds(History::kDeferMs + 200));
     co_await h.durable();
     row = read.run(slow);
-    EXPECT_TRUE(row && row->status == "running" && row->started_at == t);
+    EXPECT_TRUE(row && row->status == RunStatus::running && row->started_at == t);
     attempts = read.attempts(slow);
-    EXPECT_TRUE(attempts.size() == 1 && attempts[0].status == "running");
+    EXPECT_TRUE(attempts.size() == 1 && attempts[0].status == RunStatus::running);
     // And nothing about the ended run was written after its end.
-    EXPECT_EQ(read.run(quick)->status, "succeeded");
+    EXPECT_EQ(read.run(quick)->status, RunStatus::succeeded);
   }(h, *reader_));
 }
 
@@ -168,12 +170,12 @@ TEST_F(HistoryTest, AWriteAboutARunGoesAfterItsDeferredStart) {
     AttemptRow a;
     a.run_id = id;
     a.attempt = 1;
-    a.status = "failed";
+    a.status = RunStatus::failed;
     h.finish_attempt(a);
-    h.set_run_status(id, "queued", std::nullopt);  // waits for a slot for attempt 2
+    h.set_run_status(id, RunStatus::queued, std::nullopt);  // waits for a slot for attempt 2
     co_await h.durable();
     auto row = read.run(id);
-    EXPECT_TRUE(row && row->status == "queued" && row->started_at == 1'790'000'000'005);
+    EXPECT_TRUE(row && row->status == RunStatus::queued && row->started_at == 1'790'000'000'005);
     EXPECT_EQ(read.attempts(id).size(), 1u);
   }(h, *reader_));
 }
@@ -332,7 +334,7 @@ TEST_F(HistoryTest, AFailedWriteCostsOnlyItselfNotItsBatch) {
     AttemptRow orphan;  // no run 999: the foreign key refuses it
     orphan.run_id = 999;
     orphan.attempt = 1;
-    orphan.status = "running";
+    orphan.status = RunStatus::running;
     h.insert_attempt(orphan);
     auto id = h.insert_run(queued("a"));
     co_await h.durable();

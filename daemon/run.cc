@@ -1,4 +1,6 @@
-#include "daemon/job.h"
+#include "daemon/run.h"
+
+#include <spdlog/spdlog.h>
 
 namespace kairos::daemon {
 
@@ -21,6 +23,26 @@ const char* to_string(JobState s) {
     case JobState::done: return "done";
   }
   return "?";
+}
+
+store::RunRow Run::row() const {
+  if (phase == RunPhase::finished) return result;
+  store::RunRow r;
+  r.id = id;
+  r.job = spec->name;
+  r.trigger = trigger;
+  r.scheduled_at = scheduled_at;
+  if (started_at) r.started_at = started_at;
+  r.status = phase == RunPhase::queued ? RunStatus::queued : RunStatus::running;
+  r.attempts = attempts;
+  return r;
+}
+
+void Run::request_cancel(std::string reason) {
+  if (phase == RunPhase::finished || cancel.requested()) return;
+  cancel_reason = std::move(reason);
+  cancel.request();
+  spdlog::info("job={} run={} cancel requested: {}", spec->name, id, cancel_reason);
 }
 
 JobState Job::state() const {
