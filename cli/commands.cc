@@ -432,7 +432,7 @@ int cmd_history(const Context& ctx, const HistoryArgs& a) {
   if (!a.since.empty()) {
     std::string err;
     if (auto t = schedule::parse_rfc3339(a.since, &err)) {
-      p.since = std::int64_t(t->time_since_epoch().count()) * 1000;
+      p.since = t->time_since_epoch().count();
     } else if (auto d = config::parse_duration(a.since, nullptr)) {
       p.since = now_ms() - d->count();
     } else {

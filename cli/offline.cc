@@ -76,7 +76,7 @@ int cmd_next_expr(const Context& ctx, const std::string& expr, const std::string
     std::string err;
     auto t = schedule::parse_rfc3339(after, &err);
     if (!t) return fail(ctx, kUsage, "--after: " + err, "usage");
-    from = *t;
+    from = std::chrono::floor<std::chrono::seconds>(*t);
   }
   std::vector<std::string> lines;
   auto t = from;

@@ -1,7 +1,7 @@
 #include "config/describe.h"
 
 #include "config/loader.h"
-#include "config/rfc3339.h"
+#include "schedule/rfc3339.h"
 
 namespace kairos::config {
 
@@ -60,7 +60,7 @@ std::string describe(const Schedule& s) {
     case ScheduleKind::after:
       return "after " + format_duration(s.after);
     case ScheduleKind::at:
-      return "at " + format_rfc3339(s.at);
+      return "at " + schedule::format_rfc3339_utc(s.at);
     case ScheduleKind::every:
       return "every " + format_duration(s.every) +
              (s.jitter.count() > 0 ? " (jitter " + format_duration(s.jitter) + ")" : "");

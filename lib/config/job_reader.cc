@@ -8,7 +8,7 @@
 
 #include "config/accounts.h"
 #include "config/cron_check.h"
-#include "config/rfc3339.h"
+#include "schedule/rfc3339.h"
 #include "config/suggest.h"
 
 namespace kairos::config {
@@ -224,7 +224,7 @@ std::optional<Schedule> read_schedule(const Reader& r, const Entry& entry,
       std::string why;
       auto text = r.string(e);
       if (!text) continue;
-      if (auto t = parse_rfc3339(*text, &why)) {
+      if (auto t = schedule::parse_rfc3339(*text, &why)) {
         s.at = *t;
       } else {
         r.error(e.value_loc, "at: " + why);

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <date/date.h>
+
 namespace kairos::schedule {
 
 using std::chrono::seconds;
@@ -28,73 +30,103 @@ std::string format_rfc3339(sys_seconds t, const date::time_zone& tz) {
 
 namespace {
 
-// Reads exactly `width` digits at text[pos].
-bool digits(std::string_view text, std::size_t& pos, int width, int& value) {
-  value = 0;
-  for (int i = 0; i < width; ++i, ++pos) {
-    if (pos >= text.size() || text[pos] < '0' || text[pos] > '9') return false;
-    value = value * 10 + (text[pos] - '0');
-  }
-  return true;
-}
+// A tiny cursor over the text: each reader consumes exactly what RFC 3339 allows there.
+struct Cursor {
+  std::string_view text;
+  std::size_t pos = 0;
 
-bool expect(std::string_view text, std::size_t& pos, std::string_view chars) {
-  if (pos < text.size() && chars.find(text[pos]) != std::string_view::npos) {
+  bool digits(int count, int& out) {
+    out = 0;
+    for (int i = 0; i < count; ++i) {
+      if (pos >= text.size() || text[pos] < '0' || text[pos] > '9') return false;
+      out = out * 10 + (text[pos++] - '0');
+    }
+    return true;
+  }
+  bool literal(char c) {
+    if (pos >= text.size() || text[pos] != c) return false;
     ++pos;
     return true;
   }
-  return false;
-}
+  bool one_of(std::string_view chars, char& out) {
+    if (pos >= text.size() || chars.find(text[pos]) == std::string_view::npos) return false;
+    out = text[pos++];
+    return true;
+  }
+};
 
 }  // namespace
 
-std::optional<sys_seconds> parse_rfc3339(std::string_view text, std::string* error) {
-  auto fail = [&](const std::string& why) -> std::optional<sys_seconds> {
-    if (error != nullptr) {
-      *error = "invalid RFC 3339 timestamp '" + std::string(text) + "': " + why +
-               " (expected e.g. 2026-03-29T03:00:00+02:00)";
+std::optional<Instant> parse_rfc3339(std::string_view text, std::string* error) {
+  auto fail = [&](const std::string& why) -> std::optional<Instant> {
+    if (error) {
+      *error = "invalid time '" + std::string(text) + "': " + why +
+               " (expected RFC 3339 like 2027-01-01T03:00:00+01:00 or ...Z)";
     }
     return std::nullopt;
   };
-  std::size_t pos = 0;
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
-  if (!digits(text, pos, 4, y) || !expect(text, pos, "-") || !digits(text, pos, 2, mo) ||
-      !expect(text, pos, "-") || !digits(text, pos, 2, d)) {
+  Cursor c{text};
+  int year, month, day, hour, minute, second;
+  char sep;
+  if (!c.digits(4, year) || !c.literal('-') || !c.digits(2, month) || !c.literal('-') ||
+      !c.digits(2, day)) {
     return fail("bad date");
   }
-  if (!expect(text, pos, "Tt ")) return fail("expected 'T' after the date");
-  if (!digits(text, pos, 2, h) || !expect(text, pos, ":") || !digits(text, pos, 2, mi) ||
-      !expect(text, pos, ":") || !digits(text, pos, 2, s)) {
+  if (!c.one_of("Tt ", sep)) return fail("missing time");
+  if (!c.digits(2, hour) || !c.literal(':') || !c.digits(2, minute) || !c.literal(':') ||
+      !c.digits(2, second)) {
     return fail("bad time of day");
   }
-  if (pos < text.size() && text[pos] == '.') {
-    const std::size_t start = ++pos;
-    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
-    if (pos == start) return fail("expected digits after '.'");
-  }
-  long long offset = 0;
-  if (expect(text, pos, "Zz")) {
-    offset = 0;
-  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
-    const bool negative = text[pos++] == '-';
-    int oh = 0, om = 0;
-    if (!digits(text, pos, 2, oh) || !expect(text, pos, ":") || !digits(text, pos, 2, om) ||
-        oh > 23 || om > 59) {
-      return fail("bad UTC offset");
+  int millis = 0;
+  if (c.literal('.')) {
+    int scale = 100, digit = 0, count = 0;
+    while (c.digits(1, digit)) {
+      millis += digit * scale;
+      scale /= 10;
+      ++count;
     }
-    offset = (oh * 3600LL + om * 60LL) * (negative ? -1 : 1);
-  } else {
-    return fail("missing UTC offset ('Z' or ±hh:mm)");
+    if (count == 0) return fail("bad fraction");
   }
-  if (pos != text.size()) return fail("unexpected text after the offset");
-  const date::year_month_day ymd{date::year{y}, date::month{static_cast<unsigned>(mo)},
-                                 date::day{static_cast<unsigned>(d)}};
+  int offset_minutes = 0;
+  char zone;
+  if (c.one_of("Zz", zone)) {
+    offset_minutes = 0;
+  } else if (c.one_of("+-", zone)) {
+    int oh, om;
+    if (!c.digits(2, oh) || !c.literal(':') || !c.digits(2, om) || oh > 23 || om > 59) {
+      return fail("bad offset");
+    }
+    offset_minutes = (oh * 60 + om) * (zone == '-' ? -1 : 1);
+  } else {
+    return fail("missing offset");
+  }
+  if (c.pos != text.size()) return fail("trailing characters");
+  const date::year_month_day ymd{date::year{year}, date::month{static_cast<unsigned>(month)},
+                                 date::day{static_cast<unsigned>(day)}};
   if (!ymd.ok()) return fail("no such date");
-  // 60 is allowed for a leap second; it reads as the first second of the next minute.
-  if (h > 23 || mi > 59 || s > 60) return fail("time of day out of range");
-  const auto local =
-      date::sys_days{ymd} + std::chrono::hours{h} + std::chrono::minutes{mi} + seconds{s};
-  return sys_seconds{local - seconds{offset}};
+  if (hour > 23 || minute > 59) return fail("bad time of day");
+  // POSIX time, which kairos schedules on, has no leap seconds: `:60` names no instant.
+  if (second > 59) return fail("leap seconds are not supported");
+  using namespace std::chrono;
+  const auto local = date::sys_days{ymd} + hours{hour} + minutes{minute} + seconds{second};
+  return time_point_cast<milliseconds>(local) + milliseconds{millis} - minutes{offset_minutes};
+}
+
+std::string format_rfc3339_utc(Instant t) {
+  const auto day = std::chrono::floor<date::days>(t);
+  const date::year_month_day ymd{day};
+  const date::hh_mm_ss tod{t - day};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<int>(tod.hours().count()), static_cast<int>(tod.minutes().count()),
+                static_cast<int>(tod.seconds().count()));
+  std::string out = buf;
+  if (const auto ms = tod.subseconds().count(); ms != 0) {
+    std::snprintf(buf, sizeof buf, ".%03d", static_cast<int>(ms));
+    out += buf;
+  }
+  return out + "Z";
 }
 
 }  // namespace kairos::schedule

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "config/reader.h"
-#include "config/rfc3339.h"
+#include "schedule/rfc3339.h"
 
 namespace kairos::config {
 namespace {
@@ -124,7 +124,7 @@ TEST(Loader, DesignExampleLoadsAsDocumented) {
 
   const JobSpec& migrate = *find(c, "migrate");
   EXPECT_EQ(migrate.schedule.kind, ScheduleKind::at);
-  EXPECT_EQ(format_rfc3339(migrate.schedule.at), "2027-01-01T02:00:00Z");
+  EXPECT_EQ(schedule::format_rfc3339_utc(migrate.schedule.at), "2027-01-01T02:00:00Z");
 }
 
 TEST(Loader, BuiltInDefaultsMatchTheDocs) {

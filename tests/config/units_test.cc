@@ -3,13 +3,15 @@
 
 #include "config/describe.h"
 #include "config/loader.h"
-#include "config/rfc3339.h"
+#include "schedule/rfc3339.h"
 #include "config/suggest.h"
 
 namespace kairos::config {
 namespace {
 
 using namespace std::chrono_literals;
+using schedule::format_rfc3339_utc;
+using schedule::parse_rfc3339;
 
 TEST(Duration, ParsesEveryUnit) {
   EXPECT_EQ(parse_duration("250ms"), Duration{250});
@@ -82,9 +84,9 @@ TEST(Rfc3339, ParsesOffsetsAndZulu) {
   EXPECT_EQ(parse_rfc3339("2027-01-01t02:00:00z"), utc);
   EXPECT_EQ(parse_rfc3339("2027-01-01 02:00:00Z"), utc);
   EXPECT_EQ(parse_rfc3339("2027-01-01T02:00:00.25Z"), *utc + std::chrono::milliseconds{250});
-  EXPECT_EQ(format_rfc3339(*utc), "2027-01-01T02:00:00Z");
-  EXPECT_EQ(format_rfc3339(*utc + std::chrono::milliseconds{7}), "2027-01-01T02:00:00.007Z");
-  EXPECT_EQ(parse_rfc3339(format_rfc3339(*utc + std::chrono::milliseconds{7})),
+  EXPECT_EQ(format_rfc3339_utc(*utc), "2027-01-01T02:00:00Z");
+  EXPECT_EQ(format_rfc3339_utc(*utc + std::chrono::milliseconds{7}), "2027-01-01T02:00:00.007Z");
+  EXPECT_EQ(parse_rfc3339(format_rfc3339_utc(*utc + std::chrono::milliseconds{7})),
             *utc + std::chrono::milliseconds{7});
 }
 

@@ -19,8 +19,9 @@ inline std::vector<std::string> firings(const char* expr, const char* zone, cons
   const CronSpec& spec = std::get<CronSpec>(parsed);
   const date::time_zone* tz = date::locate_zone(zone);
   std::string error;
-  auto t = parse_rfc3339(after, &error);
-  if (!t) return {"error: " + error};
+  auto parsed_after = parse_rfc3339(after, &error);
+  if (!parsed_after) return {"error: " + error};
+  std::optional<std::chrono::sys_seconds> t = std::chrono::floor<std::chrono::seconds>(*parsed_after);
   std::vector<std::string> out;
   while (out.size() < count) {
     auto next = next_fire(spec, *t, *tz);
