@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "async/handle.h"
 #include "config/accounts.h"
 #include "protocol/messages.h"
 
@@ -35,19 +36,6 @@ constexpr std::size_t kMaxInflight = 1024;
 std::string errno_text(int err) {
   return std::strerror(err);
 }
-
-/// Owns a heap-allocated uv handle; freeing happens only in the close callback.
-template <class H>
-struct HandleDeleter {
-  void operator()(H* h) const {
-    if (!h) return;
-    h->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(h),
-             [](uv_handle_t* p) { delete reinterpret_cast<H*>(p); });
-  }
-};
-template <class H>
-using HandlePtr = std::unique_ptr<H, HandleDeleter<H>>;
 
 // Supplementary groups of a live process; nullopt when unreadable or when the
 // process no longer has the peer's uid (it exited and the pid was reused).
@@ -129,7 +117,7 @@ struct ControlServer::State : std::enable_shared_from_this<ControlServer::State>
   ControlHandler* handler = nullptr;
   uid_t own_uid = 0;
   gid_t group_gid = gid_t(-1);
-  HandlePtr<uv_pipe_t> listener;
+  async::UvHandle<uv_pipe_t> listener;
   ino_t socket_ino = 0;
   bool closed = false;
   std::uint64_t next_client_id = 1;
@@ -482,11 +470,8 @@ std::unique_ptr<ControlServer> ControlServer::listen(uv_loop_t* loop, const Opti
     spdlog::warn("control: socket group '{}' does not exist; socket is owner-only", options.group);
   }
 
-  state->listener.reset(new uv_pipe_t);
-  if (int rc = uv_pipe_init(loop, state->listener.get(), 0); rc != 0) {
-    delete state->listener.release();  // never initialised: no uv_close needed
+  if (int rc = state->listener.init(uv_pipe_init, loop, 0); rc != 0)
     return fail(std::string("uv_pipe_init: ") + uv_strerror(rc));
-  }
   // Bind under a restrictive umask so the socket never exists with looser bits than
   // requested, even for the instant between bind and chmod.
   mode_t old = ::umask(0177);
@@ -511,7 +496,7 @@ std::unique_ptr<ControlServer> ControlServer::listen(uv_loop_t* loop, const Opti
   if (::lstat(path.c_str(), &st) == 0) state->socket_ino = st.st_ino;
 
   // close() resets the listener (clearing data) before the state can go away.
-  state->listener->data = state.get();
+  state->listener.get()->data = state.get();
   rc = uv_listen(reinterpret_cast<uv_stream_t*>(state->listener.get()), options.backlog,
                  [](uv_stream_t* s, int status) {
                    auto* st = static_cast<State*>(s->data);
@@ -528,7 +513,7 @@ void ControlServer::close() {
   auto& s = *state_;
   if (s.closed) return;
   s.closed = true;
-  s.listener.reset();  // HandleDeleter clears data and closes
+  s.listener.close();  // clears data and closes
   // Only unlink the file if it is still ours (not a successor daemon's socket).
   struct stat st {};
   if (::lstat(s.options.path.c_str(), &st) == 0 && st.st_ino == s.socket_ino)

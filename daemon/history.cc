@@ -33,18 +33,19 @@ History::History(async::Loop& loop, store::Store& reader, std::unique_ptr<store:
     : loop_(loop), reader_(reader), writer_(std::move(writer)), db_path_(std::move(db_path)) {
   next_run_id_ = reader_.max_run_id() + 1;
   loop_.set_drained_hook([this] { submit(); });
-  uv_async_init(loop_.uv(), committed_signal_.get(), [](uv_async_t* a) {
-    if (a->data) {
-      auto* h = static_cast<History*>(a->data);
-      h->resume_waiters(h->committed_.load());
-    }
-  });
-  committed_signal_.mark_initialized();
+  // Fails only without file descriptors (eventfd), before any job has run.
+  async::must(committed_signal_.init(uv_async_init, loop_.uv(),
+                                     [](uv_async_t* a) {
+                                       if (a->data) {
+                                         auto* h = static_cast<History*>(a->data);
+                                         h->resume_waiters(h->committed_.load());
+                                       }
+                                     }),
+              "uv_async_init");
   committed_signal_.get()->data = this;
   // The signal keeps the loop alive only while someone waits for a commit.
   uv_unref(committed_signal_.base());
-  uv_timer_init(loop_.uv(), defer_timer_.get());
-  defer_timer_.mark_initialized();
+  async::must(defer_timer_.init(uv_timer_init, loop_.uv()), "uv_timer_init");
   defer_timer_.get()->data = this;
   // Nor does the deferral timer: close() writes what is deferred.
   uv_unref(defer_timer_.base());

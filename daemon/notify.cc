@@ -103,8 +103,7 @@ void Notifier::start_watchdog() {
   std::uint64_t usec =
       watchdog_usec(std::getenv("WATCHDOG_USEC"), std::getenv("WATCHDOG_PID"), ::getpid());
   if (usec == 0) return;
-  uv_timer_init(loop_.uv(), watchdog_.get());
-  watchdog_.mark_initialized();
+  async::must(watchdog_.init(uv_timer_init, loop_.uv()), "uv_timer_init");
   watchdog_.get()->data = this;
   uint64_t period_ms = std::max<uint64_t>(1, usec / 2000);
   uv_timer_start(

@@ -52,8 +52,7 @@ std::unique_ptr<RealClock> RealClock::create(Loop& loop, std::string* error) {
 
 RealClock::RealClock(Loop& loop, std::unique_ptr<WallTimer> wall)
     : Clock(loop), wall_(std::move(wall)) {
-  uv_timer_init(loop.uv(), mono_timer_.get());  // cannot fail: it only fills the struct
-  mono_timer_.mark_initialized();
+  must(mono_timer_.init(uv_timer_init, loop.uv()), "uv_timer_init");
   mono_timer_.get()->data = this;
 }
 

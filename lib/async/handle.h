@@ -6,6 +6,8 @@
 
 #include <uv.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 namespace kairos::async {
@@ -22,8 +24,14 @@ class UvHandle {
 
   H* get() const { return h_; }
   uv_handle_t* base() const { return reinterpret_cast<uv_handle_t*>(h_); }
-  /// Call after a successful uv_*_init: from then on the handle must be uv_close'd.
-  void mark_initialized() { inited_ = true; }
+  /// Runs `uv_init(loop, handle, args...)` (uv_timer_init, uv_pipe_init, ...) and returns its
+  /// result; on success the handle must be uv_close'd from then on, which close() does.
+  template <class Init, class... Args>
+  [[nodiscard]] int init(Init uv_init, uv_loop_t* loop, Args&&... args) {
+    int rc = uv_init(loop, h_, std::forward<Args>(args)...);
+    if (rc == 0) inited_ = true;
+    return rc;
+  }
 
   /// Closes now (idempotent). Safe to call from inside the handle's own callback.
   void close() {
@@ -44,5 +52,13 @@ class UvHandle {
   H* h_;
   bool inited_ = false;
 };
+
+/// For the libuv calls that cannot fail with valid arguments (uv_timer_init, uv_idle_init,
+/// uv_check_init): a failure means a broken invariant, and kairos stops saying which.
+inline void must(int rc, const char* what) {
+  if (rc == 0) return;
+  std::fprintf(stderr, "kairos: %s failed: %s\n", what, uv_strerror(rc));
+  std::abort();
+}
 
 }  // namespace kairos::async

@@ -10,11 +10,9 @@ thread_local Loop* t_current = nullptr;
 }
 
 Loop::Loop(uv_loop_t* loop) : loop_(loop) {
-  uv_idle_init(loop_, idle_.get());
-  idle_.mark_initialized();
+  must(idle_.init(uv_idle_init, loop_), "uv_idle_init");
   idle_.get()->data = this;
-  uv_check_init(loop_, check_.get());
-  check_.mark_initialized();
+  must(check_.init(uv_check_init, loop_), "uv_check_init");
   check_.get()->data = this;
   // The check handle drains work made ready by I/O callbacks in the same iteration.
   // It is unref'd so an otherwise idle loop can still end.

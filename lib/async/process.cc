@@ -178,8 +178,8 @@ ProcessManager::ProcessManager(Loop& loop) : loop_(loop) {
   sigfd_ = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   if (sigfd_ < 0)
     throw std::system_error(errno, std::generic_category(), "signalfd(SIGCHLD)");
-  uv_poll_init(loop_.uv(), sigchld_.get(), sigfd_);
-  sigchld_.mark_initialized();
+  if (int rc = sigchld_.init(uv_poll_init, loop_.uv(), sigfd_); rc != 0)
+    throw std::system_error(-rc, std::generic_category(), "uv_poll_init(SIGCHLD)");
   sigchld_.get()->data = this;
   uv_poll_start(sigchld_.get(), UV_READABLE, [](uv_poll_t* p, int, int) {
     if (p->data) static_cast<ProcessManager*>(p->data)->on_sigchld();
@@ -297,8 +297,7 @@ std::unique_ptr<Process> ProcessManager::spawn(const SpawnOptions& o, std::strin
     uv_ref(sigchld_.base());
     referenced_ = true;
   }
-  uv_pipe_init(loop_.uv(), p->pipe_.get(), 0);
-  p->pipe_.mark_initialized();
+  must(p->pipe_.init(uv_pipe_init, loop_.uv(), 0), "uv_pipe_init");  // only fills the struct
   p->pipe_.get()->data = p.get();
   if (uv_pipe_open(p->pipe_.get(), rd.release()) != 0) {
     p->eof_.set();

@@ -9,9 +9,8 @@ std::unique_ptr<SignalSet> SignalSet::create(Loop& loop, const std::vector<int>&
   std::unique_ptr<SignalSet> set(new SignalSet(loop));
   for (int sig : signals) {
     auto h = std::make_unique<UvHandle<uv_signal_t>>();
-    int rc = uv_signal_init(loop.uv(), h->get());
+    int rc = h->init(uv_signal_init, loop.uv());
     if (rc == 0) {
-      h->mark_initialized();
       h->get()->data = set.get();
       rc = uv_signal_start(
           h->get(),
@@ -41,9 +40,8 @@ std::unique_ptr<DirectoryWatch> DirectoryWatch::create(Loop& loop,
   std::unique_ptr<DirectoryWatch> w(new DirectoryWatch(loop));
   for (const auto& d : dirs) {
     auto h = std::make_unique<UvHandle<uv_fs_event_t>>();
-    int rc = uv_fs_event_init(loop.uv(), h->get());
+    int rc = h->init(uv_fs_event_init, loop.uv());
     if (rc == 0) {
-      h->mark_initialized();
       h->get()->data = w.get();
       rc = uv_fs_event_start(
           h->get(),

@@ -35,8 +35,7 @@ Task<Timed<T>> with_timeout(std::chrono::milliseconds limit, CancelToken parent,
   detail::TimeoutArm arm{&source, false};
   UvHandle<uv_timer_t> timer;
   if (limit.count() > 0) {
-    uv_timer_init(Loop::current().uv(), timer.get());
-    timer.mark_initialized();
+    must(timer.init(uv_timer_init, Loop::current().uv()), "uv_timer_init");
     timer.get()->data = &arm;
     uv_timer_start(
         timer.get(),

@@ -4,8 +4,7 @@ namespace kairos::async {
 
 void SleepAwaiter::await_suspend(std::coroutine_handle<> h) {
   waiter_ = h;
-  uv_timer_init(loop_.uv(), timer_.get());
-  timer_.mark_initialized();
+  must(timer_.init(uv_timer_init, loop_.uv()), "uv_timer_init");
   timer_.get()->data = this;
   uv_timer_start(
       timer_.get(),

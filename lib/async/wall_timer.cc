@@ -15,12 +15,18 @@ std::unique_ptr<WallTimer> WallTimer::create(Loop& loop, std::string* error) {
     if (error) *error = std::string("timerfd_create: ") + std::strerror(errno);
     return nullptr;
   }
-  return std::unique_ptr<WallTimer>(new WallTimer(loop, fd));
+  std::unique_ptr<WallTimer> w(new WallTimer(loop, fd));
+  if (int rc = w->poll_.init(uv_poll_init, loop.uv(), fd); rc != 0) {
+    if (error) *error = std::string("timerfd poll: ") + uv_strerror(rc);
+    return nullptr;  // the destructor closes the fd
+  }
+  w->start();
+  return w;
 }
 
-WallTimer::WallTimer(Loop& loop, int fd) : loop_(loop), fd_(fd) {
-  uv_poll_init(loop_.uv(), poll_.get(), fd_);
-  poll_.mark_initialized();
+WallTimer::WallTimer(Loop& loop, int fd) : loop_(loop), fd_(fd) {}
+
+void WallTimer::start() {
   poll_.get()->data = this;
   uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* p, int, int) {
     if (p->data) static_cast<WallTimer*>(p->data)->on_readable();

@@ -74,6 +74,7 @@ class WallTimer {
 
  private:
   WallTimer(Loop& loop, int fd);
+  void start();
   void on_readable();
   void rearm();
 
