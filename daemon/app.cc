@@ -208,24 +208,24 @@ int run(const Options& options) {
     spdlog::critical("{}", err);
     return 1;
   }
+  p.reloader = std::make_unique<Reloader>(*p.clock, *p.scope, *p.scheduler, *p.ledger,
+                                          *p.notifier, options.config_path, lo, cfg.daemon,
+                                          cfg.files);
+  p.api = std::make_unique<ControlApi>(*p.clock, *p.scope, *p.scheduler, *p.ledger, *p.reloader);
+  // The socket before the jobs: a daemon that cannot serve has started nothing.
+  p.server = ControlServer::listen(p.loop->uv(), so, *p.api, &err);
+  if (!p.server) {
+    spdlog::critical("control socket: {}", err);
+    return 1;
+  }
   try {
-    p.scheduler->start(cfg);
+    p.scheduler->start(cfg);  // all or nothing: no job loop exists if it throws
   } catch (const std::exception& e) {
     spdlog::critical("cannot start jobs: {}", e.what());
     return 1;
   }
   cfg.jobs.clear();  // the scheduler keeps its own copy of each definition
   cfg.jobs.shrink_to_fit();
-  p.reloader = std::make_unique<Reloader>(*p.clock, *p.scope, *p.scheduler, *p.ledger,
-                                          *p.notifier, options.config_path, lo, std::move(cfg));
-  p.api = std::make_unique<ControlApi>(*p.clock, *p.scope, *p.scheduler, *p.ledger, *p.reloader);
-  p.server = ControlServer::listen(p.loop->uv(), so, *p.api, &err);
-  if (!p.server) {
-    spdlog::critical("control socket: {}", err);
-    p.scheduler->stop_firing();
-    p.shutdown_now.request();
-    return 1;
-  }
   p.scope->spawn(handle_signals(&p, grace));
   p.reloader->watch();
   p.ledger->flush_and_trim();

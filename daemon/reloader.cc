@@ -20,7 +20,8 @@ bool is_yaml(const std::string& n) { return n.ends_with(".yaml") || n.ends_with(
 
 Reloader::Reloader(async::Clock& clock, async::AsyncScope& scope, Scheduler& scheduler,
                    RunLedger& ledger, Notifier& notifier, std::string config_path,
-                   config::LoadOptions options, config::Config loaded)
+                   config::LoadOptions options, config::DaemonConfig daemon,
+                   std::vector<std::string> files)
     : clock_(clock),
       scope_(scope),
       scheduler_(scheduler),
@@ -28,8 +29,8 @@ Reloader::Reloader(async::Clock& clock, async::AsyncScope& scope, Scheduler& sch
       notifier_(notifier),
       path_(std::move(config_path)),
       options_(std::move(options)),
-      daemon_(std::move(loaded.daemon)),
-      files_(std::move(loaded.files)) {}
+      daemon_(std::move(daemon)),
+      files_(std::move(files)) {}
 
 std::string Reloader::summary() const {
   std::size_t paused = 0;

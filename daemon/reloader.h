@@ -25,7 +25,8 @@ class Reloader {
  public:
   Reloader(async::Clock& clock, async::AsyncScope& scope, Scheduler& scheduler,
            RunLedger& ledger, Notifier& notifier, std::string config_path,
-           config::LoadOptions options, config::Config loaded);
+           config::LoadOptions options, config::DaemonConfig daemon,
+           std::vector<std::string> files);
 
   /// The daemon section in force (socket and database as at start-up).
   const config::DaemonConfig& daemon() const { return daemon_; }

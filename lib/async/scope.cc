@@ -1,6 +1,7 @@
 #include "async/scope.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 namespace kairos::async {
@@ -32,6 +33,12 @@ AsyncScope::Detached AsyncScope::run(AsyncScope* self, Task<void> task) {
     else std::fprintf(stderr, "kairos: detached task failed with an unknown exception\n");
   }
   self->finished();
+}
+
+AsyncScope::~AsyncScope() {
+  if (active_ == 0) return;
+  std::fprintf(stderr, "kairos: AsyncScope destroyed with %zu task(s) still suspended\n", active_);
+  std::abort();
 }
 
 void AsyncScope::finished() {

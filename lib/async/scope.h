@@ -15,6 +15,9 @@ namespace kairos::async {
 class AsyncScope {
  public:
   AsyncScope() { idle_.set(); }
+  /// A scope must be joined before it goes: a task still suspended would resume into
+  /// freed objects later. Destroying one with tasks left is a bug, and aborts.
+  ~AsyncScope();
   AsyncScope(const AsyncScope&) = delete;
   AsyncScope& operator=(const AsyncScope&) = delete;
 
