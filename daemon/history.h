@@ -15,7 +15,7 @@
 // never start over, and grow.
 //
 // Run ids are assigned here (one past the newest row at start-up), so insert_run() returns
-// at once. A run's row must exist before its process does (DESIGN.md "Crash"): callers
+// at once. A run's row must exist before its process does (docs/semantics.md): callers
 // co_await durable(), which resumes them once everything queued before it is committed.
 //
 // Deferred writes: a run's start (its `running` status and its attempt's first row) and a

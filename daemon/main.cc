@@ -57,9 +57,8 @@ int usage_error(const char* what) {
 int main(int argc, char** argv) {
   // Before any thread exists, so every thread inherits it (see async/process.h).
   kairos::async::block_sigchld();
-  // Four flags: getopt_long, not CLI11. CLI11's parser costs kairosd 158 KiB of code, all of
-  // it resident for the daemon's life (docs/PERFORMANCE.md, "RSS at rest"); kairosctl,
-  // with its subcommands, keeps CLI11.
+  // Four flags: getopt_long, not CLI11, whose parser would stay resident for the daemon's
+  // life (docs/PERFORMANCE.md, "RSS at rest"); kairosctl, with its subcommands, keeps CLI11.
   std::string config = "/etc/kairos/kairos.yaml";
   std::string state_dir;
   std::string log_level = "info";

@@ -6,7 +6,7 @@
 // the stable interface and advises exactly this for daemons that only need sd_notify
 // (sd_notify(3), "Standalone Implementations"). Linking libsystemd maps it and the six
 // libraries it needs (libgcrypt, liblzma, zstd, lz4, libcap, libgpg-error) into a daemon that
-// runs as root: about 1 MiB of resident memory, and code nobody here calls. The tests check
+// runs as root: resident memory (docs/PERFORMANCE.md) and code nobody here calls. The tests check
 // this implementation against libsystemd's (tests/daemon/notify_test.cc).
 #pragma once
 

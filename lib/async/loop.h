@@ -56,12 +56,4 @@ class Loop {
   bool closed_ = false;
 };
 
-/// Awaitable that re-queues the current coroutine behind everything already queued.
-struct Yield {
-  Loop& loop;
-  bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) const { loop.schedule(h); }
-  void await_resume() const noexcept {}
-};
-
 }  // namespace kairos::async

@@ -88,9 +88,7 @@ struct Fd {
 };
 
 /// The scratch buffer children's output is read into: one per loop thread, made at the
-/// first read. (A `thread_local` array was 64 KiB of static TLS that glibc zeroes in every
-/// thread at its start, the main thread and libuv's pool threads included, whether or not
-/// that thread ever reads: 64 KiB resident at rest, 320 KiB once the pool has run.)
+/// first read, so threads that never read (libuv's pool) do not carry it as static TLS.
 constexpr std::size_t kReadBufferSize = 64 * 1024;
 char* read_buffer() {
   thread_local std::unique_ptr<char[]> buffer;

@@ -1,13 +1,12 @@
 // Child processes for job attempts.
 //
-// Spawn path: clone(CLONE_VM|CLONE_VFORK) through async::Spawner (spawn.h), as glibc's
-// posix_spawn does but without its per-call stack mapping; not uv_spawn: libuv 1.44's
-// uv_spawn uses fork(), whose cost grows with the parent's RSS (measured ~8x slower at
-// 256 MiB). Each child gets its own process group, stdin from /dev/null, stdout+stderr
-// into one pipe whose tail is kept (bounded), every signal at its default disposition,
-// an empty signal mask, and no file descriptor but 0-2. Switching user is done by
-// exec'ing util-linux's setpriv(1) in front of the command: a vfork child shares the
-// daemon's memory and must not run NSS lookups (initgroups) itself.
+// Spawn path: clone(CLONE_VM) through async::Spawner (spawn.h), which returns without
+// waiting for the child's execve; not uv_spawn, whose fork() slows down as the daemon's
+// resident set grows (docs/PERFORMANCE.md). Each child gets its own process group, stdin
+// from /dev/null, stdout+stderr into one pipe whose tail is kept (bounded), every signal at
+// its default disposition, an empty signal mask, and no file descriptor but 0-2. Switching
+// user is done by exec'ing util-linux's setpriv(1) in front of the command: a child that
+// shares the daemon's memory must not run NSS lookups (initgroups) itself.
 //
 // Reaping: ProcessManager reads SIGCHLD from a signalfd and reaps every child (the daemon
 // is a child subreaper, so double-forked descendants land here too). When a job's main
@@ -90,7 +89,6 @@ class Process {
   pid_t pid() const { return pid_; }
   /// Sends `sig` to the whole process group while the leader has not been reaped.
   void signal_group(int sig);
-  bool exited() const { return status_.has_value(); }
   const std::optional<ExitStatus>& status() const { return status_; }
   const OutputTail& output() const { return output_; }
 

@@ -92,8 +92,8 @@ KAIROS_CHILD_CODE int child_main(void* p) {
   const ChildSpec& s = a->spec;
   // No handler of the daemon's may ever run in the child, and the job starts with
   // default dispositions (SIG_IGN would survive execve). Every signal is reset blindly:
-  // 62 rt_sigaction calls cost the child ~11 µs here, while finding the non-default ones
-  // in /proc/self/status cost it ~30 µs, and the parent more when it reaped the child
+  // 62 rt_sigaction calls cost the child less than finding the non-default ones in
+  // /proc/self/status, and the parent less when it reaps the child
   // (the kernel drops the child's /proc dentries then).
   KernelSigaction dfl;
   for (int sig = 1; sig <= kMaxSignal; ++sig) {

@@ -2,13 +2,12 @@
 // used by the bench's bare loop so that "bare" means the same recipe without a scheduler.
 //
 // clone(CLONE_VM) on a child stack of the Spawner's own, like glibc's posix_spawn, with
-// two differences measured on every spawn (docs/PERFORMANCE.md):
-//   - no CLONE_VFORK: clone returns at once and the child execs on its own. posix_spawn
-//     (and vfork) block the caller until the child has exec'd, 0.1-2 ms on a busy 2-core
-//     machine; for a daemon with one loop that is every other timer waiting too.
-//   - stacks are kept and reused, not mapped and unmapped per spawn (the munmap needs a
-//     TLB shootdown on every CPU the child ran on: 30 % of a bare posix_spawn loop's CPU
-//     on a 2-core guest); and no file action re-reads RLIMIT_NOFILE.
+// two differences (their cost is in docs/PERFORMANCE.md):
+//   - no CLONE_VFORK on x86-64 and arm64: clone returns at once and the child execs on its
+//     own, because posix_spawn (and vfork) block the one loop until the child has exec'd;
+//     other architectures wait (their child needs errno, see spawn.cc);
+//   - stacks are kept and reused, not mapped and unmapped per spawn (each munmap costs a
+//     TLB shootdown); and no file action re-reads RLIMIT_NOFILE.
 // The child:
 //   - every signal back to SIG_DFL, an empty signal mask;
 //   - a process group of its own (setpgid(0, 0), also done by the parent so that a group

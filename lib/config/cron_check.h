@@ -12,7 +12,7 @@ struct CronProblem {
   int column = 1;  // 1-based, inside the expression
 };
 
-/// nullopt when the expression is valid cron (DESIGN.md "Cron").
+/// nullopt when the expression is valid cron (docs/cron.md).
 std::optional<CronProblem> check_cron(std::string_view expression);
 
 }  // namespace kairos::config

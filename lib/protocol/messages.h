@@ -7,7 +7,7 @@
 //  - instants are INTEGER Unix milliseconds (UTC), as in the history schema; the CLI
 //    formats them. "Absent" instants and codes are JSON null.
 //  - durations are integer milliseconds, with an `_ms` suffix.
-//  - status / trigger / state are the words of DESIGN.md ("Words").
+//  - status / trigger / state are the words of docs/history.md (lib/store/words.h).
 //
 // Decoding (from_json) is strict about types and throws DecodeError naming the field
 // ("params.limit: expected integer, got string"); unknown fields are ignored so that a

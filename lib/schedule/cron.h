@@ -1,5 +1,5 @@
 // Cron expressions: parsing (with column-accurate errors) and evaluation on a time zone's wall
-// clock with kairos's daylight-saving rule (docs/cron.md, DESIGN.md "Daylight saving").
+// clock with kairos's daylight-saving rule (docs/cron.md, "Daylight saving").
 // Pure logic: no I/O, no clock reads; every function is safe to call from any thread.
 #pragma once
 
@@ -61,7 +61,7 @@ class CronSpec {
   bool dom_star() const { return dom_star_; }
   /// The day-of-week field began with `*` or `?`.
   bool dow_star() const { return dow_star_; }
-  /// DESIGN.md rule 1: no seconds/minute/hour field begins with `*` or `?`.
+  /// docs/cron.md rule 1: no seconds/minute/hour field begins with `*` or `?`.
   bool fixed_time() const { return fixed_time_; }
   /// The expression as written (macros included), for messages.
   const std::string& source() const { return source_; }
@@ -100,17 +100,12 @@ class CronSpec {
 /// can never fire ("0 0 30 2 *").
 std::variant<CronSpec, CronError> parse_cron(std::string_view expr);
 
-/// Next firing strictly after `after`, evaluated on `tz`'s wall clock with DESIGN.md's
+/// Next firing strictly after `after`, evaluated on `tz`'s wall clock with docs/cron.md's
 /// daylight-saving rule. nullopt only when it never fires again before the year 9000 (the search
 /// is bounded and never loops forever).
 std::optional<std::chrono::sys_seconds> next_fire(const CronSpec& spec,
                                                   std::chrono::sys_seconds after,
                                                   const date::time_zone& tz);
-
-/// DESIGN.md rule 1: true when no seconds/minute/hour field starts with `*` or `?`.
-inline bool is_fixed_time(const CronSpec& spec) {
-  return spec.fixed_time();
-}
 
 /// A canonical 6-field rendering ("0 30 2 * * 1-5"); parse_cron(to_string(s)) == s except for
 /// source().

@@ -171,7 +171,7 @@ std::optional<sys_seconds> next_fire(const CronSpec& spec, sys_seconds after,
     if (spec.fixed_time() && t - info.begin < hours{48} && info.begin > min_time) {
       const seconds before = tz.get_info(info.begin - seconds{1}).offset;
       if (before < offset && t == info.begin) {
-        // Spring forward (DESIGN.md rule 2): a fixed-time job whose wall time was skipped fires
+        // Spring forward (docs/cron.md rule 2): a fixed-time job whose wall time was skipped fires
         // once, when the gap ends; it coincides with a regular firing at that instant, if any.
         const local_seconds gap_begin{info.begin.time_since_epoch() + before};
         const local_seconds gap_end{info.begin.time_since_epoch() + offset};

@@ -8,7 +8,7 @@ namespace {
 
 // Step i brings user_version from i to i+1. Append new steps; never edit a released one.
 //
-// v1: the public schema of DESIGN.md "History schema".
+// v1: the public schema (docs/history.md).
 //   - Times are INTEGER Unix milliseconds (UTC).
 //   - missed_count/missed_until: a `missed` row stands for missed_count firings, from
 //     scheduled_at to missed_until, so a long outage costs one row, not one per firing.

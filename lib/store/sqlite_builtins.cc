@@ -3,9 +3,8 @@
 // Debian's libsqlite3.a is built with these extensions, and sqlite3_open_v2 registers them
 // on every connection through three entry points that its main.o calls. Those calls are
 // the only references into fts3*.o, fts5.o and rtree.o, so when kairos defines the entry
-// points itself the linker never takes those objects from the archive: 330 KB less text
-// (size(1)), which the kernel would keep resident in every kairosd (docs/PERFORMANCE.md, "RSS at
-// rest"), and no full-text query parser in a root daemon whose SQL is fixed. A SQLite
+// points itself the linker never takes those objects from the archive: less text, which the
+// kernel would keep resident in every kairosd (docs/PERFORMANCE.md, "RSS at rest"), and no full-text query parser in a root daemon whose SQL is fixed. A SQLite
 // built with SQLITE_OMIT_* would do the same, but that needs SQLite's sources. The history
 // database stays an ordinary SQLite file: any sqlite3 shell can add FTS tables of its own.
 //

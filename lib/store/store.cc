@@ -209,7 +209,7 @@ std::unique_ptr<Store> Store::open(const std::string& path, std::string* error) 
     return nullptr;
   };
   // No bulk page-cache allocation at the first page: SQLite's default (PCACHE_INITSZ=20)
-  // mallocs and touches 20 page slots (86 KB) per connection up front. Only valid before
+  // mallocs and touches 20 page slots per connection up front. Only valid before
   // SQLite initializes; later calls return SQLITE_MISUSE and change nothing.
   static const int no_bulk = sqlite3_config(SQLITE_CONFIG_PAGECACHE, nullptr, 0, 0);
   (void)no_bulk;

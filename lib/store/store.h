@@ -1,5 +1,5 @@
-// Run history in SQLite (WAL). The schema is public (docs/history.md, DESIGN.md
-// "History schema"): users query it with sqlite3, so names and meanings never change.
+// Run history in SQLite (WAL). The schema is public (docs/history.md):
+// users query it with sqlite3, so names and meanings never change.
 //
 // All calls are synchronous and cheap (WAL, synchronous=NORMAL, prepared statements). A
 // Store is one connection, for one thread at a time: the daemon writes through one on its
@@ -119,9 +119,8 @@ class Store {
   /// older than now - keep_for_ms (0 = no age limit); a run's age is its scheduled_at, or
   /// started_at when it has none. Attempts go with their run; queued and running runs are
   /// never deleted. Deletes at most max_delete runs (oldest first within each job), so a huge
-  /// backlog can be pruned in slices that do not stall the loop: deleting costs 15-35 µs of
-  /// CPU per run (each scattered row dirties its own pages; bench/store_bench.cc), so slices
-  /// of ~1000 stay near 30 ms. A return value equal to max_delete means "call again".
+  /// backlog can be pruned in slices that never hold the writer for long (the cost per run
+  /// is in docs/PERFORMANCE.md). A return value equal to max_delete means "call again".
   /// Returns the number of runs deleted.
   std::int64_t prune(std::int64_t keep_per_job, Millis keep_for_ms, Millis now,
                      std::int64_t max_delete = std::numeric_limits<std::int64_t>::max());

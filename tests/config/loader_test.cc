@@ -38,7 +38,7 @@ const JobSpec* find(const Config& c, const std::string& name) {
   return nullptr;
 }
 
-// The example of DESIGN.md, verbatim apart from the user (tests do not run as root).
+// The full example configuration, verbatim apart from the user (tests do not run as root).
 constexpr const char* kDesignExample = R"(version: 1
 daemon:
   socket: /run/kairos/kairosd.sock

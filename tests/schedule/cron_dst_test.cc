@@ -1,4 +1,4 @@
-// DESIGN.md's daylight-saving rule in every kind of zone: 1 h shifts (Berlin, New York), a 30 min
+// docs/cron.md's daylight-saving rule in every kind of zone: 1 h shifts (Berlin, New York), a 30 min
 // shift (Lord Howe), a +12:45/+13:45 zone (Chatham), no DST (Kolkata) and transitions at
 // midnight (Santiago, Havana, Beirut), for fixed-time and wildcard schedules.
 #include "cron_test_util.h"

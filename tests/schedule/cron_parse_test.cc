@@ -85,12 +85,12 @@ TEST_P(CronFlags, FollowDesignRules) {
   auto parsed = parse_cron(c.expr);
   ASSERT_TRUE(std::holds_alternative<CronSpec>(parsed)) << std::get<CronError>(parsed).message;
   const CronSpec& spec = std::get<CronSpec>(parsed);
-  EXPECT_EQ(is_fixed_time(spec), c.fixed_time);
+  EXPECT_EQ(spec.fixed_time(), c.fixed_time);
   EXPECT_EQ(spec.dom_star(), c.dom_star);
   EXPECT_EQ(spec.dow_star(), c.dow_star);
 }
 
-// DESIGN.md rule 1 and cronie's star rule for the day fields.
+// docs/cron.md rule 1 and cronie's star rule for the day fields.
 INSTANTIATE_TEST_SUITE_P(
     Table, CronFlags,
     testing::Values(

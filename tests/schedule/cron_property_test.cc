@@ -2,7 +2,7 @@
 // evaluator that walks absolute time minute by minute (second by second for 6-field
 // expressions) and decides each instant from its own model of the expression. The model is
 // built by the generator alongside the expression text, so it shares nothing with the parser,
-// and the DST rule is restated here from DESIGN.md in its most literal form.
+// and the DST rule is restated here from docs/cron.md in its most literal form.
 #include <algorithm>
 #include <random>
 #include <set>
@@ -217,7 +217,7 @@ bool matches(const Model& m, date::local_seconds t) {
          m.month.count(static_cast<int>(static_cast<unsigned>(ymd.month()))) && day_matches(m, ymd);
 }
 
-// Every firing in (begin, end], straight from DESIGN.md's rules.
+// Every firing in (begin, end], straight from docs/cron.md's rules.
 std::vector<sys_seconds> brute_force(const Model& m, const date::time_zone& tz, sys_seconds begin,
                                      sys_seconds end) {
   const seconds step = m.six ? seconds{1} : seconds{60};
