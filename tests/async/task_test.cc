@@ -1,6 +1,9 @@
 #include <stdexcept>
 #include <string>
 
+#include "async/handle.h"
+#include "async/scope.h"
+#include "async/sync.h"
 #include "async/task.h"
 #include "loop_fixture.h"
 
@@ -71,6 +74,31 @@ TEST_F(TaskTest, UnstartedTaskIsDestroyedCleanly) {
   auto t = chain(3);
   EXPECT_TRUE(t.valid());
   EXPECT_FALSE(t.done());
+}
+
+// A scope torn down with a task still suspended used to go unnoticed until that task
+// resumed into freed objects; now it stops the process at once, saying why.
+TEST(AsyncScopeDeathTest, DestroyingAScopeThatWasNotJoinedAborts) {
+  EXPECT_DEATH(
+      {
+        Event never;
+        AsyncScope scope;
+        scope.spawn([](Event* e) -> Task<void> { co_await e->wait(); }(&never));
+      },
+      "AsyncScope destroyed with 1 task\\(s\\) still suspended");
+}
+
+// An init that fails leaves nothing to uv_close; the old idiom marked the handle
+// initialized regardless, and closed a handle libuv never knew.
+TEST(UvHandleTest, AFailedInitIsNotClosedThroughLibuv) {
+  uv_loop_t uv;
+  ASSERT_EQ(uv_loop_init(&uv), 0);
+  {
+    UvHandle<uv_poll_t> h;
+    EXPECT_NE(h.init(uv_poll_init, &uv, -1), 0);  // no such descriptor
+  }
+  EXPECT_EQ(uv_run(&uv, UV_RUN_NOWAIT), 0);
+  EXPECT_EQ(uv_loop_close(&uv), 0);
 }
 
 }  // namespace
