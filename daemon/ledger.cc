@@ -42,31 +42,26 @@ RunLedger::RunLedger(async::Loop& loop, async::Clock& clock, store::Store& reade
 
 RunLedger::~RunLedger() = default;
 
-Task<RunLedger::Wake> RunLedger::sleep_until_firing(const Job& job, Millis due,
-                                                     async::CancelToken stop) {
-  Wake w;
-  Millis lead = floor_to(due - kWriteAheadLead, kWriteAheadGrid);
-  if (lead > clock_.now_ms()) w.reason = co_await clock_.sleep_until(to_tp(lead), stop);
-  if (w.reason != async::WakeReason::reached) co_return w;
-  w.reserved = insert_queued(job.name(), Trigger::schedule, due);
-  reserved_[w.reserved] = Reservation{job.name(), due, std::nullopt};
-  std::uint64_t batch = history_.mark();
-  w.reason = co_await clock_.sleep_until(to_tp(due), stop);
-  // The row must be on disk before the process exists. Its commit was nearly always done
-  // long before the instant: then nothing waits here.
-  if (w.reason == async::WakeReason::reached) co_await history_.durable(batch);
-  if (w.reason != async::WakeReason::reached || stop.requested()) {
-    release(w.reserved);
-    w.reserved = 0;
-    if (w.reason == async::WakeReason::reached) w.reason = async::WakeReason::cancelled;
-  }
-  co_return w;
+async::Clock::TimePoint RunLedger::wake_at(const Firing& f) const {
+  // First the moment to write the row ahead (in the past if the instant is too close: the
+  // loop then wakes at once), then the instant itself.
+  return to_tp(f.reserved ? f.due : floor_to(f.due - kWriteAheadLead, kWriteAheadGrid));
 }
 
-void RunLedger::release(std::int64_t reserved) {
-  if (!reserved) return;
-  reserved_.erase(reserved);
-  history_.delete_run(reserved);  // it never stood for a run
+bool RunLedger::woke(Firing& f, const Job& job) {
+  if (!f.reserved) {
+    f.reserved = insert_queued(job.name(), Trigger::schedule, f.due);
+    f.batch = history_.mark();
+    reserved_[f.reserved] = Reservation{job.name(), f.due, std::nullopt};
+  }
+  return clock_.now_ms() >= f.due;
+}
+
+void RunLedger::release(Firing& f) {
+  if (!f.reserved) return;
+  reserved_.erase(f.reserved);
+  history_.delete_run(f.reserved);  // it never stood for a run
+  f.reserved = 0;
 }
 
 std::int64_t RunLedger::insert_queued(const std::string& job, Trigger trigger,

@@ -38,22 +38,32 @@ class RunLedger {
   RunLedger& operator=(const RunLedger&) = delete;
 
   // --- firings --------------------------------------------------------------------------
-  struct Wake {
-    async::WakeReason reason = async::WakeReason::reached;
-    std::int64_t reserved = 0;  // the firing's row, written ahead (0: none)
+  /// A scheduled firing on its way. The job's loop sleeps until wake_at() and calls woke()
+  /// each time, until woke() says the instant has come; the ledger uses the earlier wake-ups
+  /// to prepare the firing's record. Plain data, so a sleeping job holds no more than this.
+  struct Firing {
+    Millis due = 0;
+    std::int64_t reserved = 0;  // the firing's row, once written
+    std::uint64_t batch = 0;    // the history batch that holds it
   };
-  /// Sleeps until `due`, the next firing of `job`. When it is reached, the firing's row is
-  /// written and committed (Wake::reserved), unless the instant was too close to write it
-  /// ahead. The caller then open()s the run, record_not_started()s it, or release()s it.
-  Task<Wake> sleep_until_firing(const Job& job, Millis due, async::CancelToken stop);
-  /// A firing written ahead that does not happen after all (paused, stopped): its row goes.
-  void release(std::int64_t reserved);
+  /// The next instant the loop of the firing must wake at.
+  async::Clock::TimePoint wake_at(const Firing& f) const;
+  /// The loop woke at wake_at(f); true when the firing's instant has come.
+  bool woke(Firing& f, const Job& job);
+  /// Resumes once the firing's row is committed (at once, nearly always: it was written
+  /// ahead). The caller then open()s the run, record_not_started()s it, or release()s it.
+  History::Durable committed(const Firing& f) { return history_.durable(f.batch); }
+  /// A firing that does not happen after all (paused, stopped, clock step): its row goes.
+  void release(Firing& f);
 
   // --- runs -----------------------------------------------------------------------------
   /// A run begins (row `queued`: the reserved one, or a new one). nullptr when the reserved
   /// firing was cancelled before its instant: its row then ends `cancelled`.
   std::shared_ptr<Run> open(const std::shared_ptr<Job>& job, Trigger trigger, Millis scheduled_at,
                             std::int64_t reserved = 0);
+  std::shared_ptr<Run> open(const std::shared_ptr<Job>& job, const Firing& f) {
+    return open(job, Trigger::schedule, f.due, f.reserved);
+  }
   /// A firing that does not start (refused by the overlap policy): its row ends `status`.
   std::int64_t record_not_started(const Job& job, Trigger trigger, Millis scheduled_at,
                                   RunStatus status, const std::string& why,

@@ -204,9 +204,17 @@ Task<void> Scheduler::job_loop(std::shared_ptr<Job> job) {
     if (interval && job->spec->schedule.jitter.count() > 0)
       due += std::uniform_int_distribution<Millis>(0, job->spec->schedule.jitter.count())(rng());
     job->next_fire = due;
-    auto wake = co_await ledger_.sleep_until_firing(*job, due, stop);
-    if (wake.reason == async::WakeReason::cancelled) break;
-    if (wake.reason == async::WakeReason::clock_changed) {
+    // One co_await for every wake-up of the firing: each sleeping job holds this frame, and
+    // every awaiter written out would add its own slot to it.
+    RunLedger::Firing firing{due};
+    auto why = async::WakeReason::reached;
+    do {
+      why = co_await clock_.sleep_until(ledger_.wake_at(firing), stop);
+    } while (why == async::WakeReason::reached && !ledger_.woke(firing, *job));
+    if (why == async::WakeReason::reached) co_await ledger_.committed(firing);
+    if (why != async::WakeReason::reached || stop.requested()) ledger_.release(firing);
+    if (why == async::WakeReason::cancelled || stop.requested()) break;
+    if (why == async::WakeReason::clock_changed) {
       // Every job wakes at once: one line for all of them, not one per job.
       Millis t = clock_.now_ms();
       if (t - last_clock_log_ > 1000) {
@@ -217,11 +225,11 @@ Task<void> Scheduler::job_loop(std::shared_ptr<Job> job) {
     }
     job->cursor = *next;
     if (job->paused || !firing_) {
-      ledger_.release(wake.reserved);  // paused meanwhile: the firing is skipped
+      ledger_.release(firing);  // paused meanwhile: the firing is skipped
       save_state(*job);
       continue;
     }
-    (void)admit(job, due, Trigger::schedule, false, true, wake.reserved);
+    (void)admit(job, due, Trigger::schedule, false, true, firing.reserved);
     save_state(*job, /*soon=*/true);
   }
   job->next_fire.reset();
