@@ -2,9 +2,10 @@
 """End-to-end load driver: the real kairosd against a bare posix_spawn loop and APScheduler 3.9,
 side by side on one machine. Python 3 standard library only. See bench/load/README.md.
 
-    kairos_load.py --build DIR [--scale full|smoke] [--skip-aps] [--json FILE] [--only S,S]
+    kairos_load.py --build DIR [--scale full|smoke] [--aps on|off|auto] [--json FILE] [--only S,S]
+    kairos_load.py --compare BUILD_A BUILD_B [--build DIR] [--scale full|smoke] ...
 
-Every figure comes from kairosd's history database, its bench-only spawn trace
+Every figure comes from kairosd's history database, the bench daemon's spawn trace
 (KAIROS_BENCH_SPAWN_TRACE, CLOCK_REALTIME ns) and /proc/PID of the process under test.
 """
 import argparse
@@ -87,11 +88,19 @@ def pct(values, p):
 
 # --- kairosd -------------------------------------------------------------------------------
 
-class Kairosd:
-    """kairosd on a private state dir; started() waits for its "started" log line."""
+def daemon_exe(build):
+    """The daemon to run from a build: kairosd_bench (the shipped daemon code plus the bench
+    hooks) when the build has one, else its kairosd, which then reads the hooks itself
+    (builds from before the hooks left kairosd)."""
+    exe = os.path.join(build, "bench", "load", "kairosd_bench")
+    return exe if os.path.exists(exe) else os.path.join(build, "daemon", "kairosd")
 
-    def __init__(self, build, workdir, env=None):
-        self.exe = os.path.join(build, "daemon", "kairosd")
+
+class Kairosd:
+    """A kairos daemon on a private state dir; start() waits for its "started" log line."""
+
+    def __init__(self, exe, workdir, env=None):
+        self.exe = exe
         self.dir = workdir
         self.trace = os.path.join(workdir, "spawn.trace")
         self.log = os.path.join(workdir, "kairosd.log")
@@ -137,11 +146,17 @@ class Kairosd:
                 self.proc.wait()
 
     def spawns(self):
-        """[(run, attempt, scheduled_at_ms, spawn_begin_ns, spawn_end_ns)]"""
+        """[(run, attempt, scheduled_at_ms, spawn_begin_ns, spawn_end_ns)]. kairosd_bench
+        writes scheduled_at_ms as -1 (the job's environment has it only to the second): it
+        comes from the history instead, which has it exactly."""
         if not os.path.exists(self.trace):
             return []
         with open(self.trace) as f:
-            return [tuple(int(x) for x in line.split()) for line in f if line.strip()]
+            rows = [tuple(int(x) for x in line.split()) for line in f if line.strip()]
+        if any(r[2] < 0 for r in rows):
+            due = dict(self.query("SELECT id, scheduled_at FROM runs"))
+            rows = [r if r[2] >= 0 else (r[0], r[1], due.get(r[0]) or -1) + r[3:] for r in rows]
+        return rows
 
     def query(self, sql, args=()):
         con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30)
@@ -292,9 +307,21 @@ def scenario_lateness(a, S, tmp, job, n=None, period_s=1):
     Run at the issue's N=1000, P=1 (1000 spawns/s: capacity-bound on a small or busy
     machine), at N=1000, P=5 (the same 1000 timers at a spawn rate the machine sustains),
     and at a light N that every machine sustains, which isolates the timer and spawn path."""
-    n, secs = n or S["late_n"], S["late_s"]
+    n = n or S["late_n"]
     res = {"n": n, "period_s": period_s}
-    k = Kairosd(a.build, tempfile.mkdtemp(dir=tmp, prefix="late-"))
+    runs = {name: [] for name in a.daemons}
+    for _ in range(a.rounds):
+        for name, exe in a.daemons.items():
+            runs[name].append(kairos_lateness(S, tmp, exe, job, n, period_s))
+    res.update({name: median_fields(r) for name, r in runs.items()})
+    if not a.skip_aps:
+        res["aps"] = aps_lateness(S, job, n, period_s)
+    return res
+
+
+def kairos_lateness(S, tmp, exe, job, n, period_s):
+    secs = S["late_s"]
+    k = Kairosd(exe, tempfile.mkdtemp(dir=tmp, prefix="late-"))
     # The phase of an `every` job is its anchor, kept in job_state. Create the jobs once
     # (far interval, nothing fires), then spread the anchors over one second.
     k.write_config(job_lines(n, "{every: 1d}", job), max_concurrent=max(32, n))
@@ -323,44 +350,48 @@ def scenario_lateness(a, S, tmp, job, n=None, period_s=1):
     traced = [(s, b, e) for (_, att, s, b, e) in k.spawns() if att == 1 and s >= warm_ms]
     # CPU per run with every firing its own (no burst shares a wake-up or a commit).
     in_cpu_window = sum(1 for (s, b, e) in traced if t_warm * 1000 <= s < t_stop * 1000)
-    res["kairos"] = lateness_stats([b / 1e6 - s for (s, b, e) in traced])
+    res = lateness_stats([b / 1e6 - s for (s, b, e) in traced])
     # How long the loop stood in the spawn call (it does not wait for the child's execve).
     call_us = [(e - b) / 1e3 for (s, b, e) in traced]
-    res["kairos"]["spawn_call_p50_us"] = pct(call_us, 50)
-    res["kairos"]["spawn_call_p99_us"] = pct(call_us, 99)
+    res["spawn_call_p50_us"] = pct(call_us, 50)
+    res["spawn_call_p99_us"] = pct(call_us, 99)
     rows = k.query("SELECT count(*), sum(started_at - scheduled_at) FROM runs "
                    "WHERE trigger='schedule' AND status='succeeded' AND scheduled_at >= ?",
                    (warm_ms,))[0]
-    res["kairos"]["history_rows"] = rows[0]
-    res["kairos"]["expected"] = int(n * (t_stop - t_start - 2) / period_s)
-    res["kairos"]["cpu_s"] = c0
-    res["kairos"]["cpu_us_per_run"] = (c0 - c_warm) / max(1, in_cpu_window) * 1e6
-    if not a.skip_aps:
-        base_ns = (int(time.time()) - 10) * 1_000_000_000
-        ap = Aps("lateness", {"n": n, "base_ns": base_ns, "prog": job, "period_s": period_s})
-        t0 = time.time_ns()
-        time.sleep(2)
-        tw, cw = time.time_ns(), cpu_seconds(ap.pid)
-        time.sleep(max(0.5, secs - 2))
-        t_stop, c1 = time.time_ns(), cpu_seconds(ap.pid)
-        r = ap.result(timeout=S["aps_stuck_s"])
-        lat = []
-        aps_in_window = sum(1 for (i, b, e) in r["records"] if tw <= b < t_stop)
-        for (i, b, e) in r["records"]:
-            if b < t0 + 2_000_000_000:
-                continue
-            period_ns = period_s * 1_000_000_000
-            phase = base_ns + i * period_ns // n
-            lat.append(((b - phase) % period_ns) / 1e6)  # due = latest phase ≤ b
-        res["aps"] = lateness_stats(lat)
-        res["aps"]["stuck"] = r.get("stuck", False)
-        res["aps"]["expected"] = int(n * ((t_stop - t0) / 1e9 - 2) / period_s)
-        res["aps"]["cpu_us_per_run"] = (c1 - cw) / max(1, aps_in_window) * 1e6
+    res["history_rows"] = rows[0]
+    res["expected"] = int(n * (t_stop - t_start - 2) / period_s)
+    res["cpu_s"] = c0
+    res["cpu_us_per_run"] = (c0 - c_warm) / max(1, in_cpu_window) * 1e6
     return res
 
 
-def kairos_burst(a, S, tmp, n, env=None):
-    k = Kairosd(a.build, tempfile.mkdtemp(dir=tmp, prefix="burst-"), env=env)
+def aps_lateness(S, job, n, period_s):
+    secs = S["late_s"]
+    base_ns = (int(time.time()) - 10) * 1_000_000_000
+    ap = Aps("lateness", {"n": n, "base_ns": base_ns, "prog": job, "period_s": period_s})
+    t0 = time.time_ns()
+    time.sleep(2)
+    tw, cw = time.time_ns(), cpu_seconds(ap.pid)
+    time.sleep(max(0.5, secs - 2))
+    t_stop, c1 = time.time_ns(), cpu_seconds(ap.pid)
+    r = ap.result(timeout=S["aps_stuck_s"])
+    lat = []
+    aps_in_window = sum(1 for (i, b, e) in r["records"] if tw <= b < t_stop)
+    for (i, b, e) in r["records"]:
+        if b < t0 + 2_000_000_000:
+            continue
+        period_ns = period_s * 1_000_000_000
+        phase = base_ns + i * period_ns // n
+        lat.append(((b - phase) % period_ns) / 1e6)  # due = latest phase ≤ b
+    res = lateness_stats(lat)
+    res["stuck"] = r.get("stuck", False)
+    res["expected"] = int(n * ((t_stop - t0) / 1e9 - 2) / period_s)
+    res["cpu_us_per_run"] = (c1 - cw) / max(1, aps_in_window) * 1e6
+    return res
+
+
+def kairos_burst(exe, tmp, n, env=None):
+    k = Kairosd(exe, tempfile.mkdtemp(dir=tmp, prefix="burst-"), env=env)
     at = int(time.time()) + 4 + n // 250
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
     k.write_config(job_lines(n, f'{{at: "{stamp}"}}', "/bin/true"), max_concurrent=n + 1)
@@ -405,6 +436,19 @@ def aps_burst(n, env=None):
     return with_execs(res, watch, ap.pid, at_ns)
 
 
+def median_fields(results):
+    """One result from the rounds: the median of each number (the upper one of an even
+    count), the first round's value for anything else."""
+    if len(results) == 1:
+        return results[0]
+    out = {}
+    for key, first in results[0].items():
+        vals = [r.get(key) for r in results]
+        nums = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals)
+        out[key] = sorted(vals)[len(vals) // 2] if nums else first
+    return out
+
+
 def median_round(results):
     """The round with the median time: on a shared machine one round can be hit by a
     neighbour's compile; the rounds interleave bare, kairos and APScheduler."""
@@ -416,14 +460,15 @@ def median_round(results):
 
 def bursts(a, S, tmp, env=None):
     n = S["burst_n"]
-    runs = {"bare": [], "bare_posix": [], "kairos": [], "aps": []}
-    for _ in range(S["rounds"]):
+    runs = {"bare": [], "bare_posix": [], **{name: [] for name in a.daemons}, "aps": []}
+    for _ in range(a.burst_rounds):
         for name, recipe in (("bare", "kairos"), ("bare_posix", "posix")):
             b = bare(a.build, "burst", n, env=env, recipe=recipe)
             b["spawned_s"] = b["seconds"]
             b["last_started_s"] = b.get("exec_s", b["seconds"])
             runs[name].append(b)
-        runs["kairos"].append(kairos_burst(a, S, tmp, n, env=env))
+        for name, exe in a.daemons.items():
+            runs[name].append(kairos_burst(exe, tmp, n, env=env))
         if not a.skip_aps:
             runs["aps"].append(aps_burst(n, env=env))
     return {w: median_round(r) for w, r in runs.items() if r}
@@ -446,13 +491,26 @@ def scenario_throughput(a, S, tmp, job):
     """J jobs offered ~1.3x the bare spawn+reap rate; runs/s completed with history recorded,
     and daemon CPU per run over the same window."""
     jobs, secs = S["tp_jobs"], S["tp_s"]
-    b = bare(a.build, "rate", max(200, int(secs * 100)), 32, job)
-    bp = bare(a.build, "rate", max(200, int(secs * 100)), 32, job, recipe="posix")
-    offered = 1.3 * max(b["per_second"], bp["per_second"])
-    every_ms = max(10, int(jobs * 1000 / offered))
-    res = {"bare": b, "bare_posix": bp, "jobs": jobs, "every_ms": every_ms,
-           "offered_per_s": jobs * 1000 / every_ms}
-    k = Kairosd(a.build, tempfile.mkdtemp(dir=tmp, prefix="tp-"))
+    runs = {"bare": [], "bare_posix": [], **{name: [] for name in a.daemons}}
+    every_ms = None
+    for _ in range(a.rounds):
+        for name, recipe in (("bare", "kairos"), ("bare_posix", "posix")):
+            runs[name].append(bare(a.build, "rate", max(200, int(secs * 100)), 32, job,
+                                   recipe=recipe))
+        if every_ms is None:  # the first round's bare rate sets the offer for every round
+            offered = 1.3 * max(runs["bare"][0]["per_second"], runs["bare_posix"][0]["per_second"])
+            every_ms = max(10, int(jobs * 1000 / offered))
+        for name, exe in a.daemons.items():
+            runs[name].append(kairos_throughput(exe, tmp, job, jobs, secs, every_ms))
+    res = {name: median_fields(r) for name, r in runs.items()}
+    res.update({"jobs": jobs, "every_ms": every_ms, "offered_per_s": jobs * 1000 / every_ms})
+    if not a.skip_aps:
+        res["aps"] = aps_throughput(S, job, jobs, secs, every_ms)
+    return res
+
+
+def kairos_throughput(exe, tmp, job, jobs, secs, every_ms):
+    k = Kairosd(exe, tempfile.mkdtemp(dir=tmp, prefix="tp-"))
     # allow + many instances: a firing never has to wait for its own job's previous run, so
     # the global limit of 32 (the bare loop's concurrency) is the only cap, as in the bare loop.
     k.write_config(job_lines(jobs, f"{{every: {every_ms}ms}}", job,
@@ -467,40 +525,44 @@ def scenario_throughput(a, S, tmp, job):
                    "AND finished_at < ?", (int(t0 * 1000), int(t1 * 1000)))[0][0]
     skipped = k.query("SELECT count(*) FROM runs WHERE status='skipped' AND finished_at >= ? "
                       "AND finished_at < ?", (int(t0 * 1000), int(t1 * 1000)))[0][0]
-    res["kairos"] = {"runs": done, "per_second": done / (t1 - t0), "skipped": skipped,
-                     "cpu_us_per_run": (c1 - c0) / max(1, done) * 1e6,
-                     "cpu_share": (c1 - c0) / (t1 - t0)}
-    if not a.skip_aps:
-        ap = Aps("throughput", {"jobs": jobs, "every_ms": every_ms, "prog": job})
-        time.sleep(1.5)
-        t0n, c0 = time.time_ns(), cpu_seconds(ap.pid)
-        time.sleep(secs)
-        t1n, c1 = time.time_ns(), cpu_seconds(ap.pid)
-        r = ap.result(timeout=S["aps_stuck_s"])
-        done = sum(1 for d in r["done_ns"] if t0n <= d < t1n)
-        res["aps"] = {"runs": done, "per_second": done / ((t1n - t0n) / 1e9),
-                      "cpu_us_per_run": (c1 - c0) / max(1, done) * 1e6,
-                      "cpu_share": (c1 - c0) / ((t1n - t0n) / 1e9),
-                      "stuck": r.get("stuck", False)}
-    return res
+    return {"runs": done, "per_second": done / (t1 - t0), "skipped": skipped,
+            "cpu_us_per_run": (c1 - c0) / max(1, done) * 1e6, "cpu_share": (c1 - c0) / (t1 - t0)}
+
+
+def aps_throughput(S, job, jobs, secs, every_ms):
+    ap = Aps("throughput", {"jobs": jobs, "every_ms": every_ms, "prog": job})
+    time.sleep(1.5)
+    t0n, c0 = time.time_ns(), cpu_seconds(ap.pid)
+    time.sleep(secs)
+    t1n, c1 = time.time_ns(), cpu_seconds(ap.pid)
+    r = ap.result(timeout=S["aps_stuck_s"])
+    done = sum(1 for d in r["done_ns"] if t0n <= d < t1n)
+    return {"runs": done, "per_second": done / ((t1n - t0n) / 1e9),
+            "cpu_us_per_run": (c1 - c0) / max(1, done) * 1e6,
+            "cpu_share": (c1 - c0) / ((t1n - t0n) / 1e9), "stuck": r.get("stuck", False)}
 
 
 def scenario_rest(a, S, tmp):
     """RSS at rest with few and many far-future jobs; idle voluntary context switches of the
-    big one over idle_s (kairos and APScheduler idle side by side, so it costs the time once)."""
-    res = {}
+    big one over idle_s (every daemon and APScheduler idle side by side: it costs the time
+    once). Once, not in rounds: these are counts, not timings."""
+    res = {"rss_small_kib": {}, "private_small_kib": {}, "jobs_small": S["rss_small"],
+           "jobs_big": S["rss_big"]}
     far = "{cron: \"0 0 1 1 *\"}"
-    small = Kairosd(a.build, tempfile.mkdtemp(dir=tmp, prefix="rest10-"))
-    small.write_config(job_lines(S["rss_small"], far, "/bin/true"))
-    pid = small.start()
-    time.sleep(1)
-    res["rss_small_kib"] = {"kairos": status_value(pid, "VmRSS")}
-    res["private_small_kib"] = {"kairos": private_kib(pid)}
-    small.stop()
-    big = Kairosd(a.build, tempfile.mkdtemp(dir=tmp, prefix="rest-big-"))
-    big.write_config(job_lines(S["rss_big"], far, "/bin/true"))
-    kpid = big.start()
-    procs = {"kairos": kpid}
+    for name, exe in a.daemons.items():
+        small = Kairosd(exe, tempfile.mkdtemp(dir=tmp, prefix="rest10-"))
+        small.write_config(job_lines(S["rss_small"], far, "/bin/true"))
+        pid = small.start()
+        time.sleep(1)
+        res["rss_small_kib"][name] = status_value(pid, "VmRSS")
+        res["private_small_kib"][name] = private_kib(pid)
+        small.stop()
+    bigs, procs = [], {}
+    for name, exe in a.daemons.items():
+        big = Kairosd(exe, tempfile.mkdtemp(dir=tmp, prefix="rest-big-"))
+        big.write_config(job_lines(S["rss_big"], far, "/bin/true"))
+        procs[name] = big.start()
+        bigs.append(big)
     apbig = None
     if not a.skip_aps:
         apsmall = Aps("idle", {"n": S["rss_small"]})
@@ -518,7 +580,8 @@ def scenario_rest(a, S, tmp):
     time.sleep(S["idle_s"])
     res["idle_switches"] = {name: voluntary_switches(p) - v0[name] for name, p in procs.items()}
     res["idle_s"] = S["idle_s"]
-    big.stop()
+    for big in bigs:
+        big.stop()
     if apbig:
         apbig.result()
     return res
@@ -526,23 +589,46 @@ def scenario_rest(a, S, tmp):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--build", required=True, help="CMake build dir with kairosd and bench/load")
+    ap.add_argument("--build", help="CMake build dir with the daemon and bench/load (with "
+                    "--compare: where the bare loop and the job come from; default BUILD_B)")
+    ap.add_argument("--compare", nargs=2, metavar=("BUILD_A", "BUILD_B"),
+                    help="run the daemons of two builds (A before, B after) in alternation, "
+                    "each against the same bare loop, and print them side by side")
     ap.add_argument("--scale", choices=sorted(SCALES), default="full")
-    ap.add_argument("--aps", choices=["on", "off", "auto"], default="on",
-                    help="also run APScheduler (auto: only if python3-apscheduler is installed)")
+    ap.add_argument("--rounds", type=int, help="rounds per scenario (default: the scale's for "
+                    "the bursts, 1 for the rest; with --compare the scale's for every scenario)")
+    ap.add_argument("--aps", choices=["on", "off", "auto"],
+                    help="also run APScheduler (auto: only if python3-apscheduler is installed; "
+                    "default on, off with --compare)")
     ap.add_argument("--check", action="store_true",
                     help="exit 1 unless every figure is present and sane (the ctest smoke test)")
     ap.add_argument("--only",
                     default="lateness_light,lateness,lateness_5s,burst,ballast,throughput,rest")
     ap.add_argument("--json", help="also write the results to this file")
     a = ap.parse_args()
-    a.build = os.path.abspath(a.build)
+    if not a.build and not a.compare:
+        ap.error("--build or --compare is required")
+    S = SCALES[a.scale]
+    if a.compare:
+        builds = [os.path.abspath(b) for b in a.compare]
+        a.daemons = {"A": daemon_exe(builds[0]), "B": daemon_exe(builds[1])}
+        a.build = os.path.abspath(a.build or builds[1])
+        a.rounds = a.burst_rounds = a.rounds or S["rounds"]
+        a.aps = a.aps or "off"
+    else:
+        a.build = os.path.abspath(a.build)
+        a.daemons = {"kairos": daemon_exe(a.build)}
+        a.burst_rounds = a.rounds or S["rounds"]
+        a.rounds = a.rounds or 1
+        a.aps = a.aps or "on"
+    for exe in a.daemons.values():
+        if not os.access(exe, os.X_OK):
+            sys.exit(f"{exe}: no such program (build the kairosd_bench target)")
     a.skip_aps = a.aps == "off" or (a.aps == "auto" and not aps_available())
     if not a.skip_aps and not aps_available():
         sys.exit("APScheduler is missing: apt-get install -y python3-apscheduler (or --aps off)")
-    S = SCALES[a.scale]
     job = os.path.join(a.build, "bench", "load", "kairos_bench_job")
-    out = {"scale": a.scale, "machine": {
+    out = {"scale": a.scale, "daemons": a.daemons, "rounds": a.rounds, "machine": {
         "nproc": os.cpu_count(), "kernel": os.uname().release,
         "loadavg_start": os.getloadavg()[0]}}
     with tempfile.TemporaryDirectory(prefix="kairos-load-") as tmp:
@@ -567,23 +653,26 @@ def main():
             print(f"# {name} ({time.time() - t0:.0f} s, load {os.getloadavg()[0]:.1f}): "
                   f"{json.dumps(out[name])}", file=sys.stderr, flush=True)
     out["machine"]["loadavg_end"] = os.getloadavg()[0]
-    report(out)
+    if a.compare:
+        report_compare(out, a.compare)
+    else:
+        report(out)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(out, f, indent=1)
     if a.check:
-        problems = check(out, a.skip_aps)
+        problems = check(out, list(a.daemons), a.skip_aps)
         for p in problems:
             print(f"insane: {p}", file=sys.stderr)
         sys.exit(1 if problems else 0)
 
 
-def check(o, skip_aps):
+def check(o, daemons, skip_aps):
     """No timing assertions: only that every scenario ran and its numbers make sense."""
     bad = []
     ok = lambda v: isinstance(v, (int, float)) and math.isfinite(v) and v >= 0
     want = lambda cond, what: None if cond else bad.append(what)
-    who = ["kairos"] + ([] if skip_aps else ["aps"])
+    who = daemons + ([] if skip_aps else ["aps"])
     for sc in ("lateness_light", "lateness", "lateness_5s"):
         if sc not in o:
             continue
@@ -593,8 +682,9 @@ def check(o, skip_aps):
                  f"~{L['expected']} expected")
             want(all(ok(L[p]) for p in ("p50_ms", "p99_ms", "max_ms")), f"lateness {w}: {L}")
             want(L["p50_ms"] <= L["p99_ms"] <= L["max_ms"], f"lateness {w} not ordered: {L}")
-        want(o[sc]["kairos"]["history_rows"] == o[sc]["kairos"]["n"],
-             f"{sc}: spawn trace and history disagree")
+        for w in daemons:
+            want(o[sc][w]["history_rows"] == o[sc][w]["n"],
+                 f"{sc} {w}: spawn trace and history disagree")
     for sc in ("burst", "ballast"):
         if sc in o:
             for w in who + ["bare", "bare_posix"]:
@@ -697,6 +787,62 @@ def report(o):
     print("\n".join(rows))
     m = o["machine"]
     print(f"\nscale={o['scale']} nproc={m['nproc']} kernel={m['kernel']} "
+          f"load average {m['loadavg_start']:.1f} → {m['loadavg_end']:.1f}")
+
+
+def report_compare(o, builds):
+    """Two daemons side by side: each figure for A and B, as a ratio to the bare loop measured
+    in the same rounds where there is one (time, rate or CPU per spawn), and B ÷ A."""
+    rows = []
+    f = lambda v: ("—" if v is None else f"{v:,.0f}" if abs(v) >= 1000
+                   else f"{v:.3g}" if isinstance(v, float) else str(v))
+    div = lambda x, y: None if x is None or y is None or not y else x / y
+    fr = lambda v: "—" if v is None else f"{v:.2f}×"
+
+    def row(what, better, A, B, bare=None):
+        rows.append(f"| {what} | {better} | {f(A)} | {f(B)} | {f(bare)} | {fr(div(A, bare))} | "
+                    f"{fr(div(B, bare))} | {fr(div(B, A))} |")
+
+    for sc in ("lateness_light", "lateness", "lateness_5s"):
+        if sc in o:
+            L = o[sc]
+            what = f"{L['n']} × every {L.get('period_s', 1)}s"
+            for p in ("p50_ms", "p99_ms"):
+                row(f"lateness {p[:-3]} (ms), {what}", "lower", L["A"][p], L["B"][p])
+            row(f"daemon CPU per run (µs), {what}", "lower", L["A"]["cpu_us_per_run"],
+                L["B"]["cpu_us_per_run"])
+    if "burst" in o:
+        B = o["burst"]
+        how = "last execve" if "execs" in B["A"] and "execs" in B["B"] else "last spawn returned"
+        row(f"burst of {B['bare']['n']}: {how} after (s)", "lower", B["A"]["last_started_s"],
+            B["B"]["last_started_s"], B["bare"]["last_started_s"])
+    if "ballast" in o:
+        Bl = o["ballast"]
+        row(f"burst spawn rate with {Bl['mib']} MiB RSS (/s)", "higher", Bl["A"]["per_second"],
+            Bl["B"]["per_second"], Bl["bare"]["per_second"])
+    if "throughput" in o:
+        T = o["throughput"]
+        row(f"sustained runs/s (offered {T['offered_per_s']:.0f}/s)", "higher",
+            T["A"]["per_second"], T["B"]["per_second"], T["bare"]["per_second"])
+        row("daemon CPU per run (µs), sustained", "lower", T["A"]["cpu_us_per_run"],
+            T["B"]["cpu_us_per_run"], T["bare"].get("cpu_us_per_spawn"))
+    if "rest" in o:
+        R = o["rest"]
+        mib = lambda k, w: R[k][w] / 1024
+        row(f"RSS at rest, {R['jobs_small']:,} jobs (MiB)", "lower", mib("rss_small_kib", "A"),
+            mib("rss_small_kib", "B"))
+        row(f"RSS at rest, {R['jobs_big']:,} jobs (MiB)", "lower", mib("rss_big_kib", "A"),
+            mib("rss_big_kib", "B"))
+        row(f"idle voluntary ctx switches, {R['jobs_big']:,} jobs / {R['idle_s']} s", "lower",
+            R["idle_switches"]["A"], R["idle_switches"]["B"])
+    print("| figure | better | A | B | bare | A ÷ bare | B ÷ bare | B ÷ A |")
+    print("|---|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    m = o["machine"]
+    for name, build in zip("AB", builds):
+        print(f"\n{name}: {build} ({os.path.relpath(o['daemons'][name], build)})", end="")
+    print(f"\n\nscale={o['scale']} rounds={o['rounds']} (A, B alternating in each; medians) "
+          f"nproc={m['nproc']} kernel={m['kernel']} "
           f"load average {m['loadavg_start']:.1f} → {m['loadavg_end']:.1f}")
 
 
