@@ -113,6 +113,8 @@ class RealClock final : public Clock {
   /// nullptr + *error when the timerfd cannot be created.
   static std::unique_ptr<RealClock> create(Loop& loop, std::string* error);
   ~RealClock() override;
+  /// The wall clock as the timerfd reads it, without an instance.
+  static TimePoint wall_now() { return WallTimer::now(); }
   /// Wakes every sleeper with `cancelled` and closes the handles (shutdown).
   void close();
   const WallTimer& wall_timer() const { return *wall_; }

@@ -15,7 +15,7 @@ std::unique_ptr<WallTimer> WallTimer::create(Loop& loop, std::string* error) {
     if (error) *error = std::string("timerfd_create: ") + std::strerror(errno);
     return nullptr;
   }
-  std::unique_ptr<WallTimer> w(new WallTimer(loop, fd));
+  std::unique_ptr<WallTimer> w(new WallTimer(fd));
   if (int rc = w->poll_.init(uv_poll_init, loop.uv(), fd); rc != 0) {
     if (error) *error = std::string("timerfd poll: ") + uv_strerror(rc);
     return nullptr;  // the destructor closes the fd
@@ -24,7 +24,7 @@ std::unique_ptr<WallTimer> WallTimer::create(Loop& loop, std::string* error) {
   return w;
 }
 
-WallTimer::WallTimer(Loop& loop, int fd) : loop_(loop), fd_(fd) {}
+WallTimer::WallTimer(int fd) : fd_(fd) {}
 
 void WallTimer::start() {
   poll_.get()->data = this;
@@ -49,36 +49,6 @@ WallTimer::TimePoint WallTimer::now() {
   timespec ts{};
   ::clock_gettime(CLOCK_REALTIME, &ts);
   return TimePoint(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
-}
-
-WallTimer::Awaiter::~Awaiter() { w_.remove(this); }
-
-bool WallTimer::Awaiter::await_ready() {
-  if (token_.requested()) {
-    reason_ = WakeReason::cancelled;
-    return true;
-  }
-  if (at <= WallTimer::now().time_since_epoch()) {
-    reason_ = WakeReason::reached;
-    return true;
-  }
-  return false;
-}
-
-void WallTimer::Awaiter::await_suspend(std::coroutine_handle<> h) {
-  waiter_ = h;
-  w_.add(this);
-  cancel_.arm(token_, [this] {
-    if (queued) {
-      w_.remove(this);
-      expire(WakeReason::cancelled);
-    }
-  });
-}
-
-void WallTimer::Awaiter::expire(WakeReason why) {
-  reason_ = why;
-  w_.loop_.schedule(waiter_);
 }
 
 void WallTimer::add(Deadline* d) {

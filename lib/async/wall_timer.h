@@ -1,19 +1,17 @@
-// WallTimer: precise sleeps until wall-clock instants, for schedule deadlines.
+// WallTimer: the queue of wall-clock deadlines behind RealClock::sleep_until (clock.h).
 //
 // One timerfd (CLOCK_REALTIME, absolute, TFD_TIMER_CANCEL_ON_SET) watched by the loop
-// serves every waiter: the earliest deadline arms it. This gives nanosecond-resolution
+// serves every deadline: the earliest one arms it. This gives nanosecond-resolution
 // wake-ups (libuv timers are millisecond-granular), no wake-ups at all while idle, and
 // a notification when the wall clock is stepped (NTP step, `date -s`, resume from
 // suspend), on which every waiter is woken with clock_changed so it re-plans.
 #pragma once
 
 #include <chrono>
-#include <coroutine>
 #include <cstdint>
 #include <memory>
 #include <string>
 
-#include "async/cancel.h"
 #include "async/deadline.h"
 #include "async/handle.h"
 #include "async/loop.h"
@@ -30,35 +28,6 @@ class WallTimer {
   WallTimer(const WallTimer&) = delete;
   WallTimer& operator=(const WallTimer&) = delete;
 
-  class Awaiter : Deadline {
-   public:
-    Awaiter(WallTimer& w, TimePoint at, CancelToken t) : w_(w), token_(std::move(t)) {
-      this->at = at.time_since_epoch();
-    }
-    Awaiter(const Awaiter&) = delete;
-    Awaiter& operator=(const Awaiter&) = delete;
-    ~Awaiter();
-    bool await_ready();
-    void await_suspend(std::coroutine_handle<> h);
-    WakeReason await_resume() {
-      cancel_.reset();
-      return reason_;
-    }
-
-   private:
-    void expire(WakeReason why) override;
-    WallTimer& w_;
-    CancelToken token_;
-    CancelRegistration cancel_;
-    std::coroutine_handle<> waiter_;
-    WakeReason reason_ = WakeReason::reached;
-  };
-
-  /// co_await sleep_until(t) → reached | clock_changed | cancelled.
-  Awaiter sleep_until(TimePoint at, CancelToken token = {}) {
-    return Awaiter(*this, at, std::move(token));
-  }
-
   /// Queues `d` (not queued yet); its expire() is called at its instant, with clock_changed
   /// when the wall clock is set, or with cancelled when the timer closes.
   void add(Deadline* d);
@@ -73,12 +42,11 @@ class WallTimer {
   void close();
 
  private:
-  WallTimer(Loop& loop, int fd);
+  explicit WallTimer(int fd);
   void start();
   void on_readable();
   void rearm();
 
-  Loop& loop_;
   int fd_;
   UvHandle<uv_poll_t> poll_;
   DeadlineQueue queue_;

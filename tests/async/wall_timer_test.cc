@@ -1,7 +1,7 @@
 #include <time.h>
 
 #include "async/timer.h"
-#include "async/wall_timer.h"
+#include "async/clock.h"
 #include "loop_fixture.h"
 
 namespace kairos::async {
@@ -15,22 +15,22 @@ class WallTimerTest : public LoopTest {
   void SetUp() override {
     LoopTest::SetUp();
     std::string err;
-    wt_ = WallTimer::create(loop(), &err);
+    wt_ = RealClock::create(loop(), &err);
     ASSERT_TRUE(wt_) << err;
   }
   void TearDown() override {
     wt_->close();
     LoopTest::TearDown();
   }
-  std::unique_ptr<WallTimer> wt_;
+  std::unique_ptr<RealClock> wt_;
 };
 
 TEST_F(WallTimerTest, WakesAtTheDeadlineWithSubMillisecondPrecision) {
-  auto target = WallTimer::now() + 30ms;
-  auto late = run_value([](WallTimer* w, WallTimer::TimePoint at) -> Task<double> {
+  auto target = RealClock::wall_now() + 30ms;
+  auto late = run_value([](RealClock* w, Clock::TimePoint at) -> Task<double> {
     auto r = co_await w->sleep_until(at);
     EXPECT_EQ(r, WakeReason::reached);
-    co_return std::chrono::duration<double, std::milli>(WallTimer::now() - at).count();
+    co_return std::chrono::duration<double, std::milli>(RealClock::wall_now() - at).count();
   }(wt_.get(), target));
   EXPECT_GE(late, 0.0);
   EXPECT_LT(late, 50.0);  // generous: precision is measured in bench/, not here
@@ -38,9 +38,9 @@ TEST_F(WallTimerTest, WakesAtTheDeadlineWithSubMillisecondPrecision) {
 
 TEST_F(WallTimerTest, ManyDeadlinesFireInOrder) {
   std::vector<int> order;
-  auto base = WallTimer::now() + 20ms;
+  auto base = RealClock::wall_now() + 20ms;
   for (int i = 9; i >= 0; --i)
-    scope().spawn([](WallTimer* w, WallTimer::TimePoint at, int id, std::vector<int>* o)
+    scope().spawn([](RealClock* w, Clock::TimePoint at, int id, std::vector<int>* o)
                       -> Task<void> {
       co_await w->sleep_until(at);
       o->push_back(id);
@@ -55,11 +55,11 @@ TEST_F(WallTimerTest, CancelWakesTheWaiter) {
     co_await sleep_for(10ms);
     s->request();
   }(&src));
-  auto r = run_value([](WallTimer* w, CancelToken t) -> Task<WakeReason> {
-    co_return co_await w->sleep_until(WallTimer::now() + 1h, t);
+  auto r = run_value([](RealClock* w, CancelToken t) -> Task<WakeReason> {
+    co_return co_await w->sleep_until(RealClock::wall_now() + 1h, t);
   }(wt_.get(), src.token()));
   EXPECT_EQ(r, WakeReason::cancelled);
-  EXPECT_EQ(wt_->waiting(), 0u);
+  EXPECT_EQ(wt_->wall_timer().waiting(), 0u);
 }
 
 TEST_F(WallTimerTest, FarFutureDeadlineCausesNoWakeups) {
@@ -68,22 +68,22 @@ TEST_F(WallTimerTest, FarFutureDeadlineCausesNoWakeups) {
     co_await sleep_for(300ms);
     s->request();
   }(&src));
-  run([](WallTimer* w, CancelToken t) -> Task<void> {
-    co_await w->sleep_until(WallTimer::now() + 24h, t);
+  run([](RealClock* w, CancelToken t) -> Task<void> {
+    co_await w->sleep_until(RealClock::wall_now() + 24h, t);
   }(wt_.get(), src.token()));
-  EXPECT_EQ(wt_->wakeups(), 0u);
+  EXPECT_EQ(wt_->wall_timer().wakeups(), 0u);
 }
 
 TEST_F(WallTimerTest, TenThousandDueAtOnce) {
   int fired = 0;
-  auto at = WallTimer::now() + 50ms;
+  auto at = RealClock::wall_now() + 50ms;
   for (int i = 0; i < 10000; ++i)
-    scope().spawn([](WallTimer* w, WallTimer::TimePoint at, int* f) -> Task<void> {
+    scope().spawn([](RealClock* w, Clock::TimePoint at, int* f) -> Task<void> {
       if (co_await w->sleep_until(at) == WakeReason::reached) ++*f;
     }(wt_.get(), at, &fired));
   run([]() -> Task<void> { co_return; }());
   EXPECT_EQ(fired, 10000);
-  EXPECT_LE(wt_->wakeups(), 2u);
+  EXPECT_LE(wt_->wall_timer().wakeups(), 2u);
 }
 
 }  // namespace
@@ -104,15 +104,15 @@ class WallClockStepTest : public testing::LoopTest {};
 
 TEST_F(WallClockStepTest, ClockStepWakesEveryWaiterWithClockChanged) {
   std::string err;
-  auto wt = WallTimer::create(loop(), &err);
+  auto wt = RealClock::create(loop(), &err);
   ASSERT_TRUE(wt) << err;
   std::vector<WakeReason> seen;
   for (int i = 0; i < 3; ++i)
-    scope().spawn([](WallTimer* w, std::vector<WakeReason>* s) -> Task<void> {
-      s->push_back(co_await w->sleep_until(WallTimer::now() + std::chrono::hours(1)));
+    scope().spawn([](RealClock* w, std::vector<WakeReason>* s) -> Task<void> {
+      s->push_back(co_await w->sleep_until(RealClock::wall_now() + std::chrono::hours(1)));
     }(wt.get(), &seen));
   bool stepped = false;
-  run([](WallTimer* w, bool* stepped) -> Task<void> {
+  run([](RealClock* w, bool* stepped) -> Task<void> {
     co_await sleep_for(std::chrono::milliseconds(20));
     *stepped = step_clock_in_place();
     if (!*stepped) w->close();  // release the waiters so the loop can end
