@@ -1,9 +1,16 @@
 // Issue 2: the daemon runs one-shot and interval jobs and records every run.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <filesystem>
 #include <fstream>
-#include <thread>
+#include <map>
 
 #include "harness.h"
 
@@ -26,13 +33,13 @@ TEST(Foundation, AfterJobRunsExactlyOnce) {
   once:
     shell: "echo once"
     schedule: {after: 300ms}
-)");
+)" + kClockJob);
   Millis t0 = now_ms();
   d.start();
-  ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE status='succeeded'") == 1; }))
-      << d.log();
-  std::this_thread::sleep_for(700ms);  // and nothing more comes
-  auto rows = d.runs();
+  ASSERT_TRUE(d.wait_for_rows("job='once' AND status='succeeded'", 1)) << d.log();
+  // And nothing more comes: 600 ms of the daemon's time, past a second 300 ms.
+  ASSERT_TRUE(d.wait_for_firings("clock", 4)) << d.log();
+  auto rows = d.runs("job='once'");
   ASSERT_EQ(rows.size(), 1u) << d.log();
   EXPECT_EQ(rows[0].trigger, "schedule");
   EXPECT_GE(*rows[0].scheduled_at, t0 + 300);
@@ -50,7 +57,7 @@ TEST(Foundation, EveryJobIsFixedRateWithoutDrift) {
     concurrency: allow
 )");
   d.start();
-  std::this_thread::sleep_for(2500ms);
+  ASSERT_TRUE(d.wait_for_rows("job='tick' AND status='succeeded'", 5)) << d.log();
   d.stop();
   auto rows = d.runs("job='tick' AND status != 'skipped'");
   ASSERT_GE(rows.size(), 5u) << d.log();
@@ -60,7 +67,9 @@ TEST(Foundation, EveryJobIsFixedRateWithoutDrift) {
   }
   for (const auto& r : rows) {
     ASSERT_TRUE(r.started_at);
-    EXPECT_LT(*r.started_at - *r.scheduled_at, 200) << "fired late";
+    // On time, not caught up: more than 1 s late would be a missed firing. How close to
+    // the instant is the benchmarks' business.
+    EXPECT_LT(*r.started_at - *r.scheduled_at, 1000) << "fired late";
   }
 }
 
@@ -155,9 +164,11 @@ TEST(Foundation, AWorkingDirThatCannotBeEnteredFailsTheAttemptWithTheReason) {
 }
 
 TEST(Foundation, TimeoutKillsTheJobAndItsChildren) {
+  const std::string a = own("1000.4242"), b = own("1000.4243");
   Daemon d(R"(jobs:
   hang:
-    shell: "sleep 1000.4242 & sleep 1000.4243; echo never"
+    shell: "sleep )" +
+           a + " & sleep " + b + R"(; echo never"
     schedule: {after: 100ms}
     timeout: 500ms
     kill_grace: 200ms
@@ -165,7 +176,7 @@ TEST(Foundation, TimeoutKillsTheJobAndItsChildren) {
   d.start();
   ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE status='timed_out'") == 1; }))
       << d.log();
-  EXPECT_TRUE(wait_for([] { return !process_exists("1000.4242") && !process_exists("1000.4243"); }, 3s))
+  EXPECT_TRUE(wait_for([&] { return !process_exists(a) && !process_exists(b); }))
       << "children of a timed-out job survived";
   d.stop();
   auto r = d.runs().at(0);
@@ -174,11 +185,13 @@ TEST(Foundation, TimeoutKillsTheJobAndItsChildren) {
 }
 
 TEST(Foundation, SigtermDuringARunLeavesNoRunningRow) {
+  const std::string marker = own("1000.5151");
   Daemon d(R"(daemon:
   shutdown_grace: 300ms
 jobs:
   long:
-    shell: "sleep 1000.5151"
+    shell: "sleep )" +
+           marker + R"("
     schedule: {after: 50ms}
     kill_grace: 200ms
 )");
@@ -191,7 +204,7 @@ jobs:
   EXPECT_EQ(d.count("SELECT count(*) FROM attempts WHERE status IN ('running','queued')"), 0);
   auto r = d.runs().at(0);
   EXPECT_EQ(r.status, "cancelled");
-  EXPECT_FALSE(process_exists("1000.5151"));
+  EXPECT_FALSE(process_exists(marker)) << d.log();
 }
 
 TEST(Foundation, ShutdownWaitsForShortRunsWithinGrace) {
@@ -220,7 +233,12 @@ TEST(Foundation, Kill9LeavesNoRunStuckRunning) {
   ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE status='running'") == 1; }));
   d.signal(SIGKILL);
   d.wait_exit();
-  ::system("pkill -f 1000.6161");
+  // The orphaned job, by the process group the daemon said it started (not by name: another
+  // run of this test may be going on).
+  auto log = d.log();
+  auto at = log.find(" started pid=");
+  ASSERT_NE(at, std::string::npos) << log;
+  ::kill(-static_cast<pid_t>(std::stol(log.substr(at + 13))), SIGKILL);
   d.start();
   ASSERT_TRUE(wait_for([&] { return d.count("SELECT count(*) FROM runs WHERE status='interrupted'") == 1; }))
       << d.log();
@@ -240,11 +258,20 @@ TEST(Foundation, Kill9UnderLoadKeepsTheHistoryWholeAndIdsFresh) {
   std::int64_t before = 0;
   for (int round = 0; round < 3; ++round) {
     d.start();
-    ASSERT_TRUE(wait_for([&] {
-      return d.count("SELECT count(*) FROM runs WHERE status='succeeded' AND id > " +
-                     std::to_string(before)) >= 16;
-    })) << d.log();
-    std::this_thread::sleep_for(std::chrono::milliseconds(17 * round));  // a different moment
+    const std::string fresh = " AND id > " + std::to_string(before);
+    ASSERT_TRUE(d.wait_for_rows("status='succeeded'" + fresh, 16)) << d.log();
+    // A different moment each round: just after a commit of finished runs; while firings
+    // are written ahead (`queued`) and not started; just after a run was started.
+    if (round == 1) {
+      ASSERT_TRUE(wait_for(
+          [&] { return d.count("SELECT count(*) FROM runs WHERE status='queued'" + fresh) > 0; },
+          10s, 2ms))
+          << d.log();
+    } else if (round == 2) {
+      auto next = d.count("SELECT max(id) FROM runs") + 8;
+      ASSERT_TRUE(d.wait_for_log(" run=" + std::to_string(next) + " attempt=1 started pid="))
+          << d.log();
+    }
     d.signal(SIGKILL);
     d.wait_exit();
     before = d.count("SELECT coalesce(max(id), 0) FROM runs");
@@ -286,6 +313,58 @@ long voluntary_switches(pid_t pid) {
   return -1;
 }
 
+/// The system call each thread of `pid` is blocked in, "running" for one that is not.
+std::map<pid_t, std::string> blocked_in(pid_t pid) {
+  std::map<pid_t, std::string> out;
+  std::error_code ec;
+  for (const auto& t :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream f(t.path() / "syscall");
+    std::string call = "running";
+    f >> call;
+    out[static_cast<pid_t>(std::stol(t.path().filename()))] = call;
+  }
+  return out;
+}
+
+/// Whether kairosd is at rest: its loop waits in epoll for the next event, its other threads
+/// on a futex (their work queues). Not a sleeping thread in the middle of start-up work
+/// (SQLite's busy handler sleeps, too).
+bool at_rest(pid_t pid) {
+  std::vector<std::string> loop_waits = {std::to_string(SYS_epoll_pwait), "441" /* pwait2 */};
+#ifdef SYS_epoll_wait
+  loop_waits.push_back(std::to_string(SYS_epoll_wait));
+#endif
+  long switches = voluntary_switches(pid);
+  auto threads = blocked_in(pid);
+  if (threads.empty()) return false;
+  for (const auto& [tid, call] : threads) {
+    bool ok = tid == pid ? std::count(loop_waits.begin(), loop_waits.end(), call) > 0
+                         : call == std::to_string(SYS_futex);
+    if (!ok) return false;
+  }
+  return voluntary_switches(pid) == switches;  // and the loop did not run meanwhile
+}
+
+/// Whether the wall clock was set (by anyone on this machine: a test elsewhere, NTP) since
+/// this was made. That wakes every kairosd, rightly, to re-plan.
+class ClockSetWatch {
+ public:
+  ClockSetWatch() : fd_(::timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC)) {
+    itimerspec far{};
+    far.it_value.tv_sec = ::time(nullptr) + 365 * 86400;
+    ::timerfd_settime(fd_, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &far, nullptr);
+  }
+  ~ClockSetWatch() { ::close(fd_); }
+  bool set() const {
+    std::uint64_t n;
+    return ::read(fd_, &n, sizeof n) < 0 && errno == ECANCELED;
+  }
+
+ private:
+  int fd_;
+};
+
 TEST(Foundation, IdleDaemonDoesNotWakeUp) {
   Daemon d(R"(jobs:
   far:
@@ -295,13 +374,27 @@ TEST(Foundation, IdleDaemonDoesNotWakeUp) {
     shell: "true"
     schedule: {cron: "0 0 1 1 *"}
 )");
+  // Another daemon's firings tell the time here: this one must not wake for anything.
+  Daemon clock("jobs:\n" + kClockJob);
+  clock.start();
   d.start();
-  std::this_thread::sleep_for(300ms);  // let start-up settle
-  long before = voluntary_switches(d.pid());
-  std::this_thread::sleep_for(1500ms);
-  long after = voluntary_switches(d.pid());
-  EXPECT_EQ(after, before) << "kairosd woke up while idle";
+  // Start-up is over (not a read of its database here: that could make it wait).
+  ASSERT_TRUE(d.wait_for_log(" started: 2 job(s)")) << d.log();
+  long before = 0, after = 0;
+  for (int tries = 0;; ++tries) {
+    if (tries == 5) GTEST_SKIP() << "the wall clock was set during every try";
+    ASSERT_TRUE(wait_for([&] { return at_rest(d.pid()); }))
+        << "kairosd never came to rest:\n"
+        << sh("cat /proc/" + std::to_string(d.pid()) + "/task/*/syscall");
+    ClockSetWatch clock_set;
+    before = voluntary_switches(d.pid());
+    ASSERT_TRUE(clock.wait_for_firings("clock", 8)) << clock.log();  // 1.4 s at least
+    after = voluntary_switches(d.pid());
+    if (!clock_set.set()) break;  // else that wake-up was due: measure again
+  }
+  EXPECT_EQ(after, before) << "kairosd woke up while idle\n" << d.log();
   d.stop();
+  clock.stop();
 }
 
 TEST(Foundation, KairosdCommandLine) {

@@ -28,11 +28,12 @@ Millis now_ms() {
       .count();
 }
 
-bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds timeout,
+              std::chrono::milliseconds poll) {
   auto end = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < end) {
     if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(poll);
   }
   return cond();
 }
@@ -155,6 +156,10 @@ std::string Daemon::log() const {
   return ss.str();
 }
 
+bool Daemon::wait_for_log(const std::string& needle, std::chrono::milliseconds timeout) const {
+  return wait_for([&] { return log().find(needle) != std::string::npos; }, timeout);
+}
+
 namespace {
 struct Db {
   sqlite3* db = nullptr;
@@ -188,7 +193,7 @@ std::vector<Row> Daemon::runs(const std::string& where) const {
   Db d(db());
   Stmt st(d.db,
           "SELECT id, job, trigger, scheduled_at, started_at, finished_at, status, attempts, "
-          "exit_code, signal, error, missed_count FROM runs WHERE " +
+          "exit_code, signal, error, missed_count, missed_until FROM runs WHERE " +
               where + " ORDER BY id");
   std::vector<Row> out;
   while (sqlite3_step(st.s) == SQLITE_ROW) {
@@ -205,6 +210,7 @@ std::vector<Row> Daemon::runs(const std::string& where) const {
     r.signal = st.opt(9);
     r.error = st.text(10);
     r.missed_count = st.opt(11).value_or(0);
+    r.missed_until = st.opt(12);
     out.push_back(r);
   }
   return out;
@@ -242,21 +248,23 @@ std::int64_t Daemon::count(const std::string& sql) const {
   return sqlite3_column_int64(st.s, 0);
 }
 
+bool Daemon::wait_for_rows(const std::string& where, std::int64_t n,
+                           std::chrono::milliseconds timeout) const {
+  return wait_for([&] { return count("SELECT count(*) FROM runs WHERE " + where) >= n; }, timeout);
+}
+
+bool Daemon::wait_for_firings(const std::string& job, std::int64_t n,
+                              std::chrono::milliseconds timeout) const {
+  return wait_for_rows("job='" + job + "' AND scheduled_at > " + std::to_string(now_ms()) +
+                           " AND finished_at IS NOT NULL AND status != 'missed'",
+                       n, timeout);
+}
+
 std::int64_t Daemon::running_runs(const std::string& job) const {
   nlohmann::json params = {{"status", "running"}};
   if (!job.empty()) params["job"] = job;
   auto r = call("history", params);
   return r.contains("result") ? static_cast<std::int64_t>(r["result"]["runs"].size()) : 0;
-}
-
-void Daemon::exec_sql(const std::string& sql) const {
-  Db d(db());
-  char* err = nullptr;
-  if (sqlite3_exec(d.db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string m = err ? err : "?";
-    sqlite3_free(err);
-    throw std::runtime_error("sql: " + m);
-  }
 }
 
 nlohmann::json Daemon::call(const std::string& method, const nlohmann::json& params) const {
@@ -291,6 +299,10 @@ int Daemon::ctl(const std::vector<std::string>& args, std::string* out) const {
   std::string o = sh(cmd + " 2>&1", &status);
   if (out) *out = o;
   return status;
+}
+
+std::string own(const std::string& marker) {
+  return marker + std::to_string(::getpid());
 }
 
 bool process_exists(const std::string& needle) {

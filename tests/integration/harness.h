@@ -18,14 +18,20 @@ namespace kairos::testing {
 using Millis = std::int64_t;
 Millis now_ms();
 
-/// Polls `cond` every 10 ms until it holds or `timeout` passes.
+/// Polls `cond` every `poll` until it holds or `timeout` passes.
 bool wait_for(const std::function<bool()>& cond,
-              std::chrono::milliseconds timeout = std::chrono::seconds(10));
+              std::chrono::milliseconds timeout = std::chrono::seconds(10),
+              std::chrono::milliseconds poll = std::chrono::milliseconds(10));
+
+/// A line for a config's `jobs:` map: a job firing every 200 ms whose firings
+/// (Daemon::wait_for_firings("clock", n)) show that time has passed in the daemon, so that a
+/// test can then assert that something else did not happen meanwhile.
+inline const std::string kClockJob = "  clock: {shell: \"true\", schedule: {every: 200ms}}\n";
 
 struct Row {
   std::int64_t id = 0;
   std::string job, trigger, status, error;
-  std::optional<Millis> scheduled_at, started_at, finished_at;
+  std::optional<Millis> scheduled_at, started_at, finished_at, missed_until;
   std::int64_t attempts = 0;
   std::optional<std::int64_t> exit_code, signal;
   std::int64_t missed_count = 0;
@@ -70,15 +76,25 @@ class Daemon {
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
   std::string log() const;
+  /// Waits until kairosd's log (its stderr) contains `needle`.
+  bool wait_for_log(const std::string& needle,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
   void rewrite_config(const std::string& yaml) const;
 
   std::vector<Row> runs(const std::string& where = "1=1") const;
   std::vector<AttemptRow> attempts(std::int64_t run_id) const;
   std::int64_t count(const std::string& sql) const;
+  /// Waits until at least `n` runs match `where`.
+  bool wait_for_rows(const std::string& where, std::int64_t n,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+  /// Waits until `n` firings of `job` scheduled after this call have finished: the daemon's
+  /// loop has been through those instants, and (the history is written in order) everything
+  /// it wrote before them is in the database.
+  bool wait_for_firings(const std::string& job, std::int64_t n,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
   /// How many runs (of `job`, if given) the daemon reports `running`, over its socket. The
   /// database learns of a run's start up to a second late: a short run may never say so.
   std::int64_t running_runs(const std::string& job = "") const;
-  void exec_sql(const std::string& sql) const;
 
   /// One JSON-RPC call; returns the whole response object.
   nlohmann::json call(const std::string& method, const nlohmann::json& params = nullptr) const;
@@ -95,6 +111,9 @@ class Daemon {
   pid_t pid_ = -1;
 };
 
+/// `marker` made this test process's own (its pid appended), for a job's command line that
+/// process_exists() looks for: a concurrent run of the tests (another build) is not ours.
+std::string own(const std::string& marker);
 /// Whether any process's command line contains `needle`.
 bool process_exists(const std::string& needle);
 /// Runs a shell command, returns its stdout.

@@ -3,8 +3,6 @@
 #include <gtest/gtest.h>
 #include <time.h>
 
-#include <thread>
-
 #include "harness.h"
 
 namespace kairos::testing {
@@ -25,7 +23,9 @@ TEST(CronJobs, FireOnTheSecondInTheirZone) {
   auto rows = d.runs("status='succeeded'");
   for (const auto& r : rows) {
     EXPECT_EQ(*r.scheduled_at % 1000, 0) << "not on a whole second";
-    EXPECT_LT(*r.started_at - *r.scheduled_at, 200);
+    // On time, not caught up (more than 1 s late would be a missed firing); how close to
+    // the instant is the benchmarks' business.
+    EXPECT_LT(*r.started_at - *r.scheduled_at, 1000);
   }
   for (std::size_t i = 1; i < rows.size(); ++i)
     EXPECT_GT(*rows[i].scheduled_at, *rows[i - 1].scheduled_at);
@@ -61,15 +61,16 @@ TEST(CronJobs, ReplanWhenTheWallClockIsStepped) {
     schedule: {cron: "@yearly"}
 )");
   d.start();
-  std::this_thread::sleep_for(200ms);
+  // An answer with the next firing: the job sleeps on the armed wall-clock timer.
+  auto planned = d.call("show", {{"job", "yearly"}});
+  ASSERT_FALSE(planned["result"]["next_fire"].is_null()) << planned.dump();
   timespec ts{};
   ::clock_gettime(CLOCK_REALTIME, &ts);
   if (::clock_settime(CLOCK_REALTIME, &ts) != 0) {
     d.stop();
     GTEST_SKIP() << "clock_settime not permitted here";
   }
-  EXPECT_TRUE(wait_for([&] { return d.log().find("wall clock changed; re-planning 1 job(s)") != std::string::npos; }, 3s))
-      << d.log();
+  EXPECT_TRUE(d.wait_for_log("wall clock changed; re-planning 1 job(s)")) << d.log();
   auto show = d.call("show", {{"job", "yearly"}});
   EXPECT_EQ(show["result"]["next_fire"], show["result"]["next_fires"][0]) << show.dump();
   d.stop();

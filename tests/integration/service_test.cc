@@ -159,14 +159,12 @@ TEST(Reload, BrokenConfigKeepsTheOldJobsFiring) {
   // Bad YAML, by SIGHUP this time: only the log can tell.
   d.rewrite_config("jobs:\n  tick: {shell: \"true\", schedule: {every: 1h}\n");
   d.signal(SIGHUP);
-  ASSERT_TRUE(wait_for([&] {
-    return d.log().find("reload (SIGHUP) refused") != std::string::npos;
-  })) << d.log();
+  ASSERT_TRUE(d.wait_for_log("reload (SIGHUP) refused")) << d.log();
   EXPECT_NE(d.log().find(d.config() + ":"), std::string::npos) << d.log();
 
   // Still the old 200 ms definition.
   auto before = runs_of(d, "tick");
-  EXPECT_TRUE(wait_for([&] { return runs_of(d, "tick") >= before + 3; }, 3s))
+  EXPECT_TRUE(wait_for([&] { return runs_of(d, "tick") >= before + 3; }))
       << "the old job stopped firing after a refused reload\n"
       << d.log();
   d.stop();
@@ -198,12 +196,12 @@ TEST(Reload, RemovedJobsRunningRunFinishesAndIsRecorded) {
     shell: "sleep 1; echo done"
     schedule: {every: 1500ms}
   other: {shell: "true", schedule: {every: 1h}}
-)");
+)" + kClockJob);
   d.start();
   ASSERT_TRUE(wait_for([&] { return d.running_runs("long") == 1; })) << d.log();
   d.rewrite_config(R"(jobs:
   other: {shell: "true", schedule: {every: 1h}}
-)");
+)" + kClockJob);
   auto r = d.call("reload");
   ASSERT_EQ(r["result"]["removed"], json({"long"})) << r.dump();
   EXPECT_TRUE(job_of(d, "long").is_null());
@@ -211,16 +209,23 @@ TEST(Reload, RemovedJobsRunningRunFinishesAndIsRecorded) {
   auto rows = d.runs("job='long'");
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(d.attempts(rows[0].id).at(0).output, "done\n");
-  std::this_thread::sleep_for(2000ms);  // past its next firing: it fires no more
+  // Past its next firing (its row would be written before the clock's later one): none.
+  const Millis would_fire = *rows[0].scheduled_at + 1500;
+  ASSERT_TRUE(d.wait_for_rows(
+      "job='clock' AND finished_at IS NOT NULL AND scheduled_at > " + std::to_string(would_fire),
+      1))
+      << d.log();
   EXPECT_EQ(runs_of(d, "long"), 1) << d.log();
   d.stop();
 }
 
 TEST(Reload, RemovedJobsRunIsCancelledWithOnRemoveCancel) {
+  const std::string marker = own("30.606");
   Daemon d(R"(daemon: {on_remove: cancel}
 jobs:
   long:
-    shell: "sleep 30.606"
+    shell: "sleep )" +
+           marker + R"("
     schedule: {after: 100ms}
     kill_grace: 1s
 )");
@@ -231,7 +236,7 @@ jobs:
   ASSERT_EQ(r["result"]["removed"], json({"long"})) << r.dump();
   ASSERT_TRUE(wait_for([&] { return runs_of(d, "long", "status='cancelled'") == 1; }, 5s))
       << d.log();
-  EXPECT_FALSE(process_exists("sleep 30.606"));
+  EXPECT_FALSE(process_exists("sleep " + marker));
   d.stop();
 }
 
@@ -239,7 +244,7 @@ TEST(Reload, PauseSurvivesReloadOfUnchangedAndChangedJobs) {
   Daemon d(R"(jobs:
   same: {shell: "true", schedule: {every: 200ms}}
   edited: {shell: "true", schedule: {every: 200ms}}
-)");
+)" + kClockJob);
   d.start();
   ASSERT_EQ(d.call("pause", {{"job", "same"}})["result"]["state"], "paused");
   ASSERT_EQ(d.call("pause", {{"job", "edited"}})["result"]["state"], "paused");
@@ -247,13 +252,17 @@ TEST(Reload, PauseSurvivesReloadOfUnchangedAndChangedJobs) {
   same: {shell: "true", schedule: {every: 200ms}}
   edited: {shell: "true", schedule: {every: 300ms}}
   added: {shell: "true", schedule: {every: 1h}}
-)");
+)" + kClockJob);
   ASSERT_EQ(d.call("reload")["result"]["ok"], true);
   EXPECT_EQ(job_of(d, "same")["state"], "paused");
   EXPECT_EQ(job_of(d, "edited")["state"], "paused");
-  auto before = d.count("SELECT count(*) FROM runs");
-  std::this_thread::sleep_for(1000ms);
-  EXPECT_EQ(d.count("SELECT count(*) FROM runs"), before) << "a paused job fired after reload";
+  const std::string paused = "SELECT count(*) FROM runs WHERE job != 'clock'";
+  // A firing written ahead before the pause came is deleted at its instant, before the
+  // clock's next firing is recorded.
+  ASSERT_TRUE(d.wait_for_firings("clock", 2)) << d.log();
+  auto before = d.count(paused);
+  ASSERT_TRUE(d.wait_for_firings("clock", 6)) << d.log();  // 1 s of firings
+  EXPECT_EQ(d.count(paused), before) << "a paused job fired after reload";
   d.stop();
 }
 
@@ -406,17 +415,21 @@ TEST(Notify, ReadyReloadingWatchdogAndStoppingReachSystemd) {
   EXPECT_TRUE(ready.control_socket_up) << "READY=1 before the control socket accepts connections";
   EXPECT_NE(ready.text.find("STATUS=1 jobs"), std::string::npos) << ready.text;
 
-  // WATCHDOG_USEC=200ms → a ping every ~100 ms.
-  std::this_thread::sleep_for(1000ms);
-  msgs = sd.messages();
+  // WATCHDOG_USEC=200ms → a ping every 100 ms.
+  EXPECT_TRUE(d.wait_for_log("systemd watchdog: ping every 100ms")) << d.log();
   std::vector<std::chrono::steady_clock::time_point> pings;
-  for (const auto& m : msgs)
-    if (m.text == "WATCHDOG=1") pings.push_back(m.at);
-  ASSERT_GE(pings.size(), 6u) << "watchdog pings in ~1s: " << pings.size();
-  // The mean period, not each gap: a loaded test machine may delay one ping.
+  ASSERT_TRUE(wait_for([&] {
+    pings.clear();
+    for (const auto& m : sd.messages())
+      if (m.text == "WATCHDOG=1") pings.push_back(m.at);
+    return pings.size() >= 6;
+  })) << "watchdog pings: "
+      << pings.size();
+  // The mean period, not each gap: a loaded test machine may delay one ping. Within
+  // WATCHDOG_USEC, as systemd needs, and not a flood.
   auto mean = (pings.back() - pings.front()) / static_cast<int>(pings.size() - 1);
-  EXPECT_GT(mean, 70ms);
-  EXPECT_LT(mean, 160ms);
+  EXPECT_GT(mean, 50ms);
+  EXPECT_LT(mean, 200ms);
 
   // Reload: RELOADING=1 (with the monotonic time systemd wants), then READY=1 again.
   std::size_t mark = sd.size();
@@ -449,9 +462,11 @@ TEST(Notify, WithoutNotifySocketNothingIsSentAndNoWatchdogRuns) {
   // Outside systemd the same binary runs in a terminal: no pings, no complaints.
   Daemon d(R"(jobs:
   tick: {shell: "true", schedule: {every: 1h}}
-)");
+)" + kClockJob);
   d.start(true, {"WATCHDOG_USEC=200000"});
-  std::this_thread::sleep_for(300ms);
+  // Past start-up (an answer) and several would-be watchdog periods (100 ms).
+  ASSERT_TRUE(d.call("status").contains("result"));
+  ASSERT_TRUE(d.wait_for_firings("clock", 3)) << d.log();
   d.stop();
   EXPECT_EQ(d.log().find("watchdog"), std::string::npos) << d.log();
 }
