@@ -167,6 +167,14 @@ Task<void> Runner::execute(std::shared_ptr<Run> run) {
     a.started_at = run->attempt_started_at;
     // The run's row must be on disk before the process exists (crash safety).
     co_await ledger_.durable(*run);
+    if (token.requested()) {
+      // Cancelled while the row was committed: the attempt ends before any process exists.
+      a.finished_at = clock_.now_ms();
+      a.status = RunStatus::cancelled;
+      a.error = run->cancel_reason.empty() ? "cancelled" : run->cancel_reason;
+      ledger_.attempt_finished(*run, std::move(a));
+      break;
+    }
     last = co_await attempt(run.get(), n);
     attempted = true;
     a.finished_at = clock_.now_ms();
