@@ -179,7 +179,10 @@ ReloadDiff Scheduler::apply(const config::Config& cfg) {
 }
 
 void Scheduler::launch(const std::shared_ptr<Job>& job) {
-  if (!firing_) return;
+  if (!firing_) {
+    job->loop_done.set();  // no loop will run: loops_ended() must not wait for one
+    return;
+  }
   job->loop_done.reset();
   scope_.spawn(job_loop(job));
 }
