@@ -100,6 +100,11 @@ class CronSpec {
 /// can never fire ("0 0 30 2 *").
 std::variant<CronSpec, CronError> parse_cron(std::string_view expr);
 
+/// The years the evaluators search: far enough for any schedule, small enough that no date
+/// arithmetic can overflow. No firing is ever reported outside them.
+inline constexpr int kCronMinYear = 1;
+inline constexpr int kCronMaxYear = 9000;
+
 /// Next firing strictly after `after`, evaluated on `tz`'s wall clock with docs/cron.md's
 /// daylight-saving rule. nullopt only when it never fires again before the year 9000 (the search
 /// is bounded and never loops forever).

@@ -15,10 +15,8 @@ using std::chrono::hours;
 using std::chrono::seconds;
 using std::chrono::sys_seconds;
 
-// Searches end before this year; far enough for any schedule, small enough that no date
-// arithmetic can overflow.
-constexpr int kMaxYear = 9000;
-constexpr int kMinYear = 1;
+constexpr int kMaxYear = kCronMaxYear;
+constexpr int kMinYear = kCronMinYear;
 
 int next_bit(std::uint64_t mask, int from) {
   if (from >= 64) return -1;

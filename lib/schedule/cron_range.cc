@@ -21,8 +21,8 @@ using std::chrono::sys_seconds;
 constexpr int kDaySeconds = 86400;
 
 // next_fire()'s search bounds: no firing lies outside them.
-const sys_seconds kMinTime{date::sys_days{date::year{1} / 1 / 1}};
-const sys_seconds kMaxTime{date::sys_days{date::year{9000} / 1 / 1}};
+const sys_seconds kMinTime{date::sys_days{date::year{kCronMinYear} / 1 / 1}};
+const sys_seconds kMaxTime{date::sys_days{date::year{kCronMaxYear} / 1 / 1}};
 
 /// Set bits of `mask` below bit `n`.
 int bits_below(std::uint64_t mask, int n) {
